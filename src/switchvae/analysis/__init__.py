@@ -1,0 +1,1 @@
+"""switchvae.analysis."""

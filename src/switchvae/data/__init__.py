@@ -1,0 +1,29 @@
+"""Data side: meshes -> voxels + views, the synthetic shape set, the prepared format.
+
+Names are imported lazily (trimesh and friends load only when used).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "load_mesh": "switchvae.data.mesh",
+    "normalize_mesh": "switchvae.data.mesh",
+    "voxelize_mesh": "switchvae.data.voxelize",
+    "render_views": "switchvae.data.render",
+    "read_binvox": "switchvae.data.binvox",
+    "write_binvox": "switchvae.data.binvox",
+    "load_prepared": "switchvae.data.prepared",
+    "PreparedDataset": "switchvae.data.prepared",
+    "Sample": "switchvae.data.prepared",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'switchvae.data' has no attribute {name!r}")
