@@ -20,14 +20,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from switchvae import __version__
 from switchvae.data import prepared as fmt
+from switchvae.data.output_dir import check_output_location, swap_into_place, write_json_atomic
+from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source
 from switchvae.errors import DataError
+
+__all__ = ["ItemSpec", "PrepareResult", "PrepareSettings", "Source", "prepare_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -36,77 +40,6 @@ PLAN_FILE = "plan.json"
 DONE_DIR = "done"
 SKIPPED_FILE = "skipped.jsonl"
 DEFAULT_CHUNK_SIZE = 16
-
-
-@dataclass(frozen=True)
-class PrepareSettings:
-    """Grid and camera settings shared by every source.
-
-    Attributes:
-        resolution: voxel grid side D.
-        num_views: rendered views per shape (MVCNN ring: 12).
-        image_size: rendered image side H = W in pixels.
-        color: render RGB (C=3) instead of gray (C=1).
-        views: "ring" (MVCNN: every 360/V degrees at ``elevation_deg``) or "random".
-        elevation_deg: camera elevation of the ring (MVCNN: 30 degrees).
-        backend: renderer backend, "auto" | "embree" | "torch".
-        seed: seed of everything random in preparation (random views, synthetic shapes).
-    """
-
-    resolution: int = 32
-    num_views: int = 12
-    image_size: int = 64
-    color: bool = False
-    views: str = "ring"
-    elevation_deg: float = 30.0
-    backend: str = "auto"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        checks = {
-            "resolution": self.resolution >= 8 and self.resolution % 8 == 0,
-            "num_views": self.num_views >= 1,
-            "image_size": self.image_size >= 16,
-            "views": self.views in ("ring", "random"),
-            "backend": self.backend in ("auto", "embree", "torch"),
-        }
-        for name, ok in checks.items():
-            if not ok:
-                value = getattr(self, name)
-                raise DataError(f"invalid prepare setting {name}={value!r}")
-        if self.resolution > 256:
-            raise DataError(f"invalid prepare setting resolution={self.resolution} (max 256)")
-
-
-@dataclass(frozen=True)
-class ItemSpec:
-    """One shape to prepare: its id, label, split and what the source needs to build it."""
-
-    item_id: str
-    label: int
-    split: str
-    payload: Any = None
-
-
-class Source(Protocol):
-    """What the pipeline needs from a data source (sources/*.py implement it)."""
-
-    name: str
-
-    def classes(self) -> list[str]:
-        """Class names in label order."""
-
-    def items(self) -> list[ItemSpec]:
-        """Every item to prepare, in output order within each split."""
-
-    def channels(self, settings: PrepareSettings) -> int:
-        """Channels C of the stored views."""
-
-    def build(self, item: ItemSpec, settings: PrepareSettings) -> tuple[np.ndarray, np.ndarray]:
-        """Return (voxels bool (D, D, D), views uint8 (V, H, W, C)); raise DataError to skip."""
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-able description of the source for the manifest."""
 
 
 @dataclass
@@ -124,12 +57,6 @@ def _plan_fingerprint(source: Source, settings: PrepareSettings, items: list[Ite
     ids = "\n".join(f"{i.split}/{i.item_id}/{i.label}" for i in items)
     text = json.dumps([source.describe(), asdict(settings)], sort_keys=True) + ids
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _write_json_atomic(path: Path, payload: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
 
 
 def _chunks(items: list[ItemSpec], size: int) -> Iterator[tuple[str, int, list[ItemSpec]]]:
@@ -176,7 +103,7 @@ def _process_chunk(
     vox.flush()
     img.flush()
     done = {"count": len(chunk), "skipped": skipped}
-    _write_json_atomic(work / DONE_DIR / f"{split}-{start:08d}.json", done)
+    write_json_atomic(work / DONE_DIR / f"{split}-{start:08d}.json", done)
     return len(chunk)
 
 
@@ -275,28 +202,6 @@ def _finalize(
     return manifest, skipped
 
 
-def _existing_output(out: Path, fingerprint: str, overwrite: bool) -> bool:
-    """Decide what to do with an existing ``out``: True = reuse it as it is."""
-    if not out.exists():
-        return False
-    if fmt.is_prepared_dataset(out):
-        manifest = fmt.read_manifest(out)
-        if manifest.get("fingerprint") == fingerprint and not overwrite:
-            return True
-        if not overwrite:
-            raise DataError(
-                f"{out} already holds a prepared dataset made with other settings; "
-                "pass --overwrite to replace it or choose another --out"
-            )
-        return False
-    if out.is_dir() and not any(out.iterdir()):
-        return False
-    raise DataError(
-        f"{out} exists and is not a prepared dataset; refusing to write there "
-        "(choose an empty or new --out)"
-    )
-
-
 def prepare_dataset(
     source: Source,
     out: str | Path,
@@ -327,7 +232,7 @@ def prepare_dataset(
     if not items:
         raise DataError(f"source {source.name!r} lists no items to prepare")
     fingerprint = _plan_fingerprint(source, settings, items)
-    if _existing_output(out, fingerprint, overwrite):
+    if check_output_location(out, fingerprint, overwrite):
         manifest = fmt.read_manifest(out)
         sizes = fmt.split_summary(manifest)
         return PrepareResult(
@@ -346,7 +251,7 @@ def prepare_dataset(
         work.mkdir(parents=True)
         (work / DONE_DIR).mkdir()
         _allocate(work, items, settings, channels)
-        _write_json_atomic(plan_path, {"fingerprint": fingerprint})
+        write_json_atomic(plan_path, {"fingerprint": fingerprint})
 
     done = {p.stem for p in (work / DONE_DIR).glob("*.json")}
     jobs = [job for job in _chunks(items, chunk_size) if f"{job[0]}-{job[1]:08d}" not in done]
@@ -366,8 +271,10 @@ def prepare_dataset(
     manifest["stats"] = stats
     with open(work / SKIPPED_FILE, "w") as handle:
         handle.writelines(json.dumps(s) + "\n" for s in skipped)
-    _write_json_atomic(work / fmt.MANIFEST, manifest)
-    _swap_into_place(work, out)
+    write_json_atomic(work / fmt.MANIFEST, manifest)
+    (work / PLAN_FILE).unlink(missing_ok=True)
+    shutil.rmtree(work / DONE_DIR, ignore_errors=True)
+    swap_into_place(work, out)
     return PrepareResult(out, fmt.split_summary(manifest), len(skipped), False, stats)
 
 
@@ -387,18 +294,3 @@ def source_stats(source: Source, work: Path, manifest: dict[str, Any]) -> dict[s
     """Statistics a source wants recorded once the arrays are complete (may be empty)."""
     compute = getattr(source, "stats", None)
     return compute(work, manifest) if compute is not None else {}
-
-
-def _swap_into_place(work: Path, out: Path) -> None:
-    """Rename the finished work directory to ``out``; an old ``out`` goes only afterwards."""
-    (work / PLAN_FILE).unlink(missing_ok=True)
-    shutil.rmtree(work / DONE_DIR, ignore_errors=True)
-    if out.exists():
-        old = out.with_name(out.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(out, old)
-        os.replace(work, out)
-        shutil.rmtree(old)
-    else:
-        os.replace(work, out)

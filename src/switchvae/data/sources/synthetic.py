@@ -10,7 +10,7 @@ import numpy as np
 
 from switchvae.data import prepared as fmt
 from switchvae.data.pair import mesh_pair
-from switchvae.data.prepare import ItemSpec, PrepareSettings
+from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.synthetic import (
     SYNTHETIC_CLASSES,
     make_item_mesh,
