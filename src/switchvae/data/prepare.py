@@ -256,6 +256,10 @@ def prepare_dataset(
     done = {p.stem for p in (work / DONE_DIR).glob("*.json")}
     jobs = [job for job in _chunks(items, chunk_size) if f"{job[0]}-{job[1]:08d}" not in done]
     remaining = sum(len(job[2]) for job in jobs)
+    if remaining < len(items):
+        log.info(
+            "resuming %s: %d of %d shapes already done", work, len(items) - remaining, len(items)
+        )
     run_one = _ChunkRunner(source, settings, work)
     with tqdm(
         total=len(items), initial=len(items) - remaining, desc=f"prepare {source.name}",

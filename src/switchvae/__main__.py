@@ -1,0 +1,7 @@
+"""`python -m switchvae` runs the command line."""
+
+import sys
+
+from switchvae.cli import main
+
+sys.exit(main())
