@@ -1,0 +1,172 @@
+"""Settings of the SwitchVAE model and its losses.
+
+Defaults are the ``paper`` preset: the settings of the authors' public code (TensorFlow/Keras,
+github.com/0xzhou/SwitchVAE) unless a field's comment says otherwise. Both dataclasses are
+frozen and validated on construction; a bad value raises :class:`~switchvae.errors.ConfigError`
+naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from switchvae.errors import ConfigError
+
+MODES = ("switch", "weighted_add", "voxel_only", "image_only")
+AGGREGATIONS = ("gru", "max")
+IMAGE_CHANNELS = (1, 3)
+ALIGN_KINDS = ("mse", "cosine", "infonce")
+ALIGN_ON = ("mean", "sample")
+ALIGN_STOP_GRAD = ("none", "chosen", "other")
+
+# The decoder grows a seed cube of side (D - 4) / 4 to D (see decoder.py), so D must be a
+# multiple of 4; at D = 8 the encoder's last feature map is already 1 voxel wide.
+MIN_VOXEL_RESOLUTION = 8
+VOXEL_RESOLUTION_MULTIPLE = 4
+
+
+def _require(condition: bool, field: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{field}: {message}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _require_unit_interval(value: object, field: str) -> None:
+    _require(_is_number(value) and 0.0 <= value <= 1.0, field, f"must be in [0, 1], got {value!r}")
+
+
+def _require_choice(value: object, choices: tuple, field: str) -> None:
+    _require(
+        value in choices, field, f"must be one of {', '.join(map(str, choices))}; got {value!r}"
+    )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and switch settings of :class:`~switchvae.model.switchvae.SwitchVAE`.
+
+    Attributes:
+        latent_dim: K, size of each branch's latent.
+        voxel_resolution: D, side of the occupancy grid (a multiple of 4, at least 8).
+        image_channels: C of the rendered views, 1 (gray) or 3 (RGB).
+        image_feature_dim: width of the per-view feature and of the GRU state.
+        aggregation: how view features become one: ``gru`` (public code) or ``max`` (MVCNN).
+        mode: ``switch`` (the method), ``weighted_add``, ``voxel_only`` or ``image_only``.
+        p_voxel: probability that the switch picks the voxel branch (public code: 0.8).
+        per_sample: draw the switch per sample instead of once per batch (public code).
+        weighted_add_voxel: voxel weight w in ``weighted_add``: w·voxel + (1 - w)·image.
+        imagenet_weights: optional local file with ResNet-18 ImageNet weights in torchvision's
+            ``resnet18`` state_dict layout; None trains the image CNN from scratch.
+    """
+
+    latent_dim: int = 128
+    voxel_resolution: int = 32
+    image_channels: int = 3
+    image_feature_dim: int = 1024
+    aggregation: str = "gru"
+    mode: str = "switch"
+    p_voxel: float = 0.8
+    per_sample: bool = False
+    weighted_add_voxel: float = 0.8
+    imagenet_weights: str | None = None
+
+    def __post_init__(self) -> None:
+        _require(
+            _is_int(self.latent_dim) and self.latent_dim >= 1,
+            "latent_dim",
+            f"must be a positive integer, got {self.latent_dim!r}",
+        )
+        _require(
+            _is_int(self.voxel_resolution)
+            and self.voxel_resolution >= MIN_VOXEL_RESOLUTION
+            and self.voxel_resolution % VOXEL_RESOLUTION_MULTIPLE == 0,
+            "voxel_resolution",
+            f"must be a multiple of {VOXEL_RESOLUTION_MULTIPLE} and at least "
+            f"{MIN_VOXEL_RESOLUTION}, got {self.voxel_resolution!r}",
+        )
+        _require(
+            _is_int(self.image_channels) and self.image_channels in IMAGE_CHANNELS,
+            "image_channels",
+            f"must be 1 (gray) or 3 (RGB), got {self.image_channels!r}",
+        )
+        _require(
+            _is_int(self.image_feature_dim) and self.image_feature_dim >= 1,
+            "image_feature_dim",
+            f"must be a positive integer, got {self.image_feature_dim!r}",
+        )
+        _require_choice(self.aggregation, AGGREGATIONS, "aggregation")
+        _require_choice(self.mode, MODES, "mode")
+        _require_unit_interval(self.p_voxel, "p_voxel")
+        _require(
+            isinstance(self.per_sample, bool),
+            "per_sample",
+            f"must be true or false, got {self.per_sample!r}",
+        )
+        _require_unit_interval(self.weighted_add_voxel, "weighted_add_voxel")
+        _require(
+            self.imagenet_weights is None or isinstance(self.imagenet_weights, str),
+            "imagenet_weights",
+            f"must be a file path or None, got {self.imagenet_weights!r}",
+        )
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights and variants of the losses in :mod:`switchvae.losses`.
+
+    Attributes:
+        recon_pos_weight: BCE weight on occupied voxels (public code: 0.8).
+        recon_neg_weight: BCE weight on empty voxels (public code: 0.2).
+        kl_max_weight: KL weight reached at the end of each annealing ramp.
+        kl_cycle_epochs: length of one cyclical-annealing cycle in epochs (public code: 200).
+        kl_ramp_fraction: part of each cycle over which the KL weight rises linearly from 0 to
+            ``kl_max_weight`` (public code: 100 of 200 epochs); 0 disables annealing.
+        align: alignment loss between z_voxel and z_image: ``mse`` (public code), ``cosine``
+            or ``infonce``.
+        align_weight: weight of the alignment loss in the total.
+        align_on: align the means (``mean``) or the sampled latents (``sample``).
+        align_stop_grad: in the alignment loss, detach nothing (``none``), the branch that fed
+            the decoder (``chosen``) or the other one (``other``).
+        temperature: InfoNCE temperature.
+    """
+
+    recon_pos_weight: float = 0.8
+    recon_neg_weight: float = 0.2
+    kl_max_weight: float = 1.0
+    kl_cycle_epochs: int = 200
+    kl_ramp_fraction: float = 0.5
+    align: str = "mse"
+    align_weight: float = 1.0
+    align_on: str = "mean"
+    align_stop_grad: str = "none"
+    temperature: float = 0.1
+
+    def __post_init__(self) -> None:
+        for field in ("recon_pos_weight", "recon_neg_weight", "kl_max_weight", "align_weight"):
+            value = getattr(self, field)
+            _require(
+                _is_number(value) and value >= 0.0,
+                field,
+                f"must be a number >= 0, got {value!r}",
+            )
+        _require(
+            _is_int(self.kl_cycle_epochs) and self.kl_cycle_epochs >= 1,
+            "kl_cycle_epochs",
+            f"must be a positive integer, got {self.kl_cycle_epochs!r}",
+        )
+        _require_unit_interval(self.kl_ramp_fraction, "kl_ramp_fraction")
+        _require_choice(self.align, ALIGN_KINDS, "align")
+        _require_choice(self.align_on, ALIGN_ON, "align_on")
+        _require_choice(self.align_stop_grad, ALIGN_STOP_GRAD, "align_stop_grad")
+        _require(
+            _is_number(self.temperature) and self.temperature > 0.0,
+            "temperature",
+            f"must be a number > 0, got {self.temperature!r}",
+        )

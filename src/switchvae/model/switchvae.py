@@ -1,0 +1,275 @@
+"""SwitchVAE (Wu et al., IEEE TMM 2023, arXiv 2301.04612): the whole method in one module.
+
+Two encoders give VAE latents of the same shape: A from its 32³ voxels, B from its V views.
+One shared decoder reconstructs the voxels. In ``switch`` mode a random switch picks, per
+batch (public code) or per sample, which branch's sampled latent feeds the decoder; the other
+branch gets no gradient from reconstruction or KL. The alignment loss (see
+:mod:`switchvae.losses`) uses both branches' latents and trains both encoders. The baselines
+``weighted_add``, ``voxel_only`` and ``image_only`` live here too, so ablations are fair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from switchvae.errors import ConfigError
+from switchvae.model.config import ModelConfig
+from switchvae.model.decoder import VoxelDecoder
+from switchvae.model.image_encoder import MIN_IMAGE_SIZE, MultiViewImageEncoder
+from switchvae.model.resnet import load_torchvision_state_dict
+from switchvae.model.voxel_encoder import VoxelEncoder
+
+Branch = tuple[Tensor, Tensor, Tensor]  # (mu, logvar, z), each (B, K)
+
+
+@dataclass(frozen=True)
+class SwitchOutput:
+    """Everything ``SwitchVAE.forward`` computes. Shapes: B batch, K latent, D voxel side.
+
+    The ``*_voxel`` fields are None in ``image_only`` mode and the ``*_image`` fields None in
+    ``voxel_only`` mode (that encoder is not run). They are never detached, so losses on them
+    (the alignment loss) reach their encoder.
+
+    Attributes:
+        mu_voxel, logvar_voxel, z_voxel: voxel branch posterior and sample, (B, K) or None.
+        mu_image, logvar_image, z_image: image branch posterior and sample, (B, K) or None.
+        use_voxel: (B,) bool, True where the voxel branch fed the decoder. ``weighted_add``
+            feeds both; there it is True everywhere when the voxel weight is >= 0.5.
+        z_decoder: (B, K) the decoder's input.
+        mu_chosen, logvar_chosen: (B, K) posterior for the KL term, switched like z_decoder.
+        recon_logits: (B, 1, D, D, D) occupancy logits.
+    """
+
+    mu_voxel: Tensor | None
+    logvar_voxel: Tensor | None
+    z_voxel: Tensor | None
+    mu_image: Tensor | None
+    logvar_image: Tensor | None
+    z_image: Tensor | None
+    use_voxel: Tensor
+    z_decoder: Tensor
+    mu_chosen: Tensor
+    logvar_chosen: Tensor
+    recon_logits: Tensor
+
+
+def _random(
+    draw: Callable[..., Tensor],
+    shape: tuple[int, ...],
+    like: Tensor,
+    generator: torch.Generator | None,
+) -> Tensor:
+    """``torch.rand`` / ``torch.randn`` on the generator's device, moved to ``like``'s device.
+
+    Drawing where the generator lives lets a CPU generator drive a GPU model (and gives the
+    same numbers on every device).
+    """
+    device = like.device if generator is None else generator.device
+    return draw(shape, generator=generator, device=device).to(like.device)
+
+
+def reparameterize(mu: Tensor, logvar: Tensor, generator: torch.Generator | None) -> Tensor:
+    """z = μ + σ·ε with ε ~ N(0, I) from ``generator``. mu, logvar: (B, K) -> z: (B, K)."""
+    noise = _random(torch.randn, tuple(mu.shape), mu, generator).to(mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * noise
+
+
+def select_branch(use_voxel: Tensor, voxel_value: Tensor, image_value: Tensor) -> Tensor:
+    """Row b is ``voxel_value[b]`` where ``use_voxel[b]``, else ``image_value[b]``.
+
+    This selection is the stop-gradient on the random branch: ``torch.where`` sends each row's
+    gradient only to the branch that row was taken from, so the unchosen encoder gets exactly
+    zero gradient from reconstruction and KL, row by row when the switch is drawn per sample.
+    (Detaching one whole tensor would be wrong: with per-sample draws each branch is chosen on
+    some rows; with a per-batch draw the chosen branch could be the detached one.)
+
+    Args:
+        use_voxel: (B,) bool.
+        voxel_value, image_value: (B, K).
+
+    Returns:
+        (B, K).
+    """
+    return torch.where(use_voxel[:, None], voxel_value, image_value)
+
+
+class SwitchVAE(nn.Module):
+    """Voxel encoder + multi-view image encoder + shared voxel decoder with a random switch.
+
+    For channels-last 2D convolutions convert the image branch only:
+    ``model.image_encoder.to(memory_format=torch.channels_last)`` (the 3D branches have no
+    channels-last layout). BatchNorm needs B >= 2 in training mode.
+
+    Args:
+        config: the model settings.
+        load_pretrained: load ``config.imagenet_weights`` (if set) into the image CNN. False
+            when the weights are about to be overwritten, e.g. from a checkpoint.
+    """
+
+    def __init__(self, config: ModelConfig, *, load_pretrained: bool = True) -> None:
+        super().__init__()
+        self.config = config
+        self.voxel_encoder = VoxelEncoder(config.latent_dim, config.voxel_resolution)
+        self.image_encoder = MultiViewImageEncoder(
+            config.latent_dim, config.image_channels, config.image_feature_dim, config.aggregation
+        )
+        self.decoder = VoxelDecoder(config.latent_dim, config.voxel_resolution)
+        if load_pretrained and config.imagenet_weights is not None:
+            load_torchvision_state_dict(self.image_encoder.backbone, config.imagenet_weights)
+
+    def _check_voxels(self, voxels: Tensor) -> None:
+        side = self.config.voxel_resolution
+        if voxels.dim() != 5 or tuple(voxels.shape[1:]) != (1, side, side, side):
+            raise ValueError(
+                f"voxels must have shape (B, 1, {side}, {side}, {side}), got {tuple(voxels.shape)}"
+            )
+
+    def _check_views(self, views: Tensor) -> None:
+        channels = self.config.image_channels
+        if views.dim() != 5 or views.shape[1] < 1 or views.shape[2] != channels:
+            raise ValueError(
+                f"views must have shape (B, V, {channels}, H, W) with V >= 1, "
+                f"got {tuple(views.shape)}"
+            )
+        if min(views.shape[-2:]) < MIN_IMAGE_SIZE:
+            raise ValueError(
+                f"views must be at least {MIN_IMAGE_SIZE}×{MIN_IMAGE_SIZE} pixels, "
+                f"got {tuple(views.shape[-2:])}"
+            )
+
+    def encode_voxels(self, voxels: Tensor) -> Tensor:
+        """Posterior means of grids: voxels (B, 1, D, D, D) -> z_mean (B, K)."""
+        self._check_voxels(voxels)
+        return self.voxel_encoder(voxels)[0]
+
+    def encode_views(self, views: Tensor) -> Tensor:
+        """Posterior means of views: views (B, V, C, H, W) in [0, 1] -> z_mean (B, K)."""
+        self._check_views(views)
+        return self.image_encoder(views)[0]
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Latents (B, K) -> occupancy logits (B, 1, D, D, D)."""
+        return self.decoder(z)
+
+    def _draw_switch(self, batch: int, like: Tensor, generator: torch.Generator | None) -> Tensor:
+        """(B,) bool, True = voxel branch; Bernoulli(p_voxel) once per batch or per sample."""
+        draws = batch if self.config.per_sample else 1
+        uniform = _random(torch.rand, (draws,), like, generator)
+        return (uniform < self.config.p_voxel).expand(batch).clone()
+
+    def _combine(
+        self,
+        voxel: Branch | None,
+        image: Branch | None,
+        like: Tensor,
+        generator: torch.Generator | None,
+    ) -> tuple[Tensor, Branch]:
+        """The mode's decoder input: (use_voxel (B,), (mu, logvar, z) for KL and decoder)."""
+        batch = like.shape[0]
+        mode = self.config.mode
+        if mode == "switch":
+            use_voxel = self._draw_switch(batch, like, generator)
+            chosen = (select_branch(use_voxel, v, i) for v, i in zip(voxel, image, strict=True))
+            return use_voxel, tuple(chosen)
+        if mode == "weighted_add":
+            # Public code: the same weighted sum for μ, log σ² and z; the KL is taken on the
+            # combined (μ, log σ²) as there, not on an exact mixture posterior.
+            weight = self.config.weighted_add_voxel
+            use_voxel = torch.full((batch,), weight >= 0.5, device=like.device)
+            mixed = (weight * v + (1.0 - weight) * i for v, i in zip(voxel, image, strict=True))
+            return use_voxel, tuple(mixed)
+        use_voxel = torch.full((batch,), mode == "voxel_only", device=like.device)
+        return use_voxel, voxel if mode == "voxel_only" else image
+
+    def _check_inputs(self, voxels: Tensor | None, views: Tensor | None) -> Tensor:
+        """Check the inputs the mode needs; return one of them (for batch size and device)."""
+        mode = self.config.mode
+        if mode != "image_only":
+            if voxels is None:
+                raise ValueError(f"mode {mode!r} needs voxels")
+            self._check_voxels(voxels)
+        if mode != "voxel_only":
+            if views is None:
+                raise ValueError(f"mode {mode!r} needs views")
+            self._check_views(views)
+        if voxels is not None and views is not None and voxels.shape[0] != views.shape[0]:
+            raise ValueError(
+                f"voxels and views differ in batch size: {voxels.shape[0]} vs {views.shape[0]}"
+            )
+        return voxels if voxels is not None else views
+
+    def forward(
+        self, voxels: Tensor | None, views: Tensor | None, generator: torch.Generator | None = None
+    ) -> SwitchOutput:
+        """Encode both inputs, switch, decode.
+
+        Args:
+            voxels: (B, 1, D, D, D) occupancy; may be None in ``image_only`` mode.
+            views: (B, V, C, H, W) in [0, 1]; may be None in ``voxel_only`` mode.
+            generator: source of the switch draw and the reparameterization noise; None uses
+                PyTorch's global generator. Numbers are drawn on the generator's device.
+
+        Returns:
+            :class:`SwitchOutput`.
+        """
+        like = self._check_inputs(voxels, views)
+        voxel_branch = image_branch = None
+        if self.config.mode != "image_only":
+            mu, logvar = self.voxel_encoder(voxels)
+            voxel_branch = (mu, logvar, reparameterize(mu, logvar, generator))
+        if self.config.mode != "voxel_only":
+            mu, logvar = self.image_encoder(views)
+            image_branch = (mu, logvar, reparameterize(mu, logvar, generator))
+        use_voxel, (mu_chosen, logvar_chosen, z_decoder) = self._combine(
+            voxel_branch, image_branch, like, generator
+        )
+        missing = (None, None, None)
+        return SwitchOutput(
+            *(voxel_branch or missing),
+            *(image_branch or missing),
+            use_voxel=use_voxel,
+            z_decoder=z_decoder,
+            mu_chosen=mu_chosen,
+            logvar_chosen=logvar_chosen,
+            recon_logits=self.decode(z_decoder),
+        )
+
+    def checkpoint_payload(self) -> dict:
+        """``{"model_config": plain dict, "model": state_dict}``, what :meth:`from_checkpoint`
+        reads (the training engine adds its own keys beside these)."""
+        return {"model_config": asdict(self.config), "model": self.state_dict()}
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, map_location: str | torch.device = "cpu"
+    ) -> SwitchVAE:
+        """Rebuild a model from a file holding :meth:`checkpoint_payload`'s keys.
+
+        Args:
+            path: checkpoint file (``torch.save`` of a dict with ``model_config`` and ``model``).
+            map_location: where to load the tensors.
+
+        Returns:
+            The model, in eval mode.
+
+        Raises:
+            ConfigError: the file is missing, unreadable or not a SwitchVAE checkpoint.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"checkpoint not found: {path}")
+        try:
+            payload = torch.load(path, map_location=map_location, weights_only=True)
+            config = ModelConfig(**payload["model_config"])
+            model = cls(config, load_pretrained=False)
+            model.load_state_dict(payload["model"])
+        except ConfigError:
+            raise
+        except Exception as error:  # unreadable file, missing key, mismatched weights
+            raise ConfigError(f"{path} is not a usable SwitchVAE checkpoint: {error}") from error
+        return model.eval()
