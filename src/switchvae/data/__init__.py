@@ -13,6 +13,8 @@ _LAZY = {
     "normalize_mesh": "switchvae.data.mesh",
     "voxelize_mesh": "switchvae.data.voxelize",
     "render_views": "switchvae.data.render",
+    "voxels_to_mesh": "switchvae.data.render",
+    "camera_poses": "switchvae.data.render",
     "read_binvox": "switchvae.data.binvox",
     "write_binvox": "switchvae.data.binvox",
     "load_prepared": "switchvae.data.prepared",
