@@ -1,0 +1,299 @@
+"""Evaluate one training run end to end and write ``RUN/metrics.json`` (DESIGN §4, §7).
+
+Keys (dotted paths into the nested JSON): ``reconstruction.threshold`` (0.5);
+``reconstruction.{voxel,image}.{mean_iou,pooled_iou,per_class}`` (image: from the first
+``num_views`` views, the run's ``data.num_views`` else all stored);
+``reconstruction.image.views.{1,4,all}.{mean_iou,pooled_iou,num_views}`` (a count above the
+stored views is left out); ``classification.{voxel,image}.{linear_svm,rbf_svm}.{accuracy,
+std,accuracies,C,cv_accuracy,folds}`` and ``classification.protocol``;
+``retrieval.image_to_voxel.{top1,top5,...}``; ``config``, ``data``, ``package_version``,
+``split``, ``num_test_shapes`` (the scored split's size), ``num_train_shapes``,
+``precision``, ``timing``. A one-branch mode (``voxel_only``, ``image_only``) fills only its
+branch's keys and has no ``retrieval``. Only the train split decides anything (SVM C,
+standardization); the scored split is used once, for scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from switchvae import __version__
+from switchvae.data.output_dir import write_json_atomic
+from switchvae.data.prepared import PreparedDataset, load_prepared, read_manifest, split_summary
+from switchvae.errors import ConfigError, DataError
+from switchvae.evaluate.classify import (
+    C_GRID,
+    CLASSIFIERS,
+    DEFAULT_SEEDS,
+    MAX_FOLDS,
+    classification_section,
+)
+from switchvae.evaluate.embed import (
+    ALL_VIEWS,
+    DEFAULT_WORKERS,
+    RECON_VIEW_COUNTS,
+    Embeddings,
+    embed_split,
+    has_image_branch,
+    use_fast_layout,
+)
+from switchvae.evaluate.iou import RECON_THRESHOLD, summarize_iou
+from switchvae.evaluate.retrieval import TOP_K, image_to_voxel_retrieval
+from switchvae.model.switchvae import SwitchVAE
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.json"
+RUN_INFO_FILE = "run.json"  # written by the training engine; may name the data directory
+CHECKPOINT = Path("checkpoints") / "last.pt"
+TRAIN_SPLIT = "train"
+HEADLINE_KEYS = (
+    *(f"reconstruction.{branch}.mean_iou" for branch in ("voxel", "image")),
+    *(f"reconstruction.image.views.{n}.mean_iou" for n in RECON_VIEW_COUNTS),
+    *(f"classification.{b}.{k}.accuracy" for b in ("voxel", "image") for k in CLASSIFIERS),
+    *(f"retrieval.image_to_voxel.top{k}" for k in TOP_K),
+)
+
+
+def resolve_data_dir(run_dir: Path, data_dir: str | Path | None) -> Path:
+    """The caller's ``data_dir``, else ``RUN/run.json``'s ``"data_dir"``; ConfigError if none."""
+    if data_dir is not None:
+        return Path(data_dir)
+    info_path = run_dir / RUN_INFO_FILE
+    if info_path.is_file():
+        try:
+            recorded = json.loads(info_path.read_text()).get("data_dir")
+        except (OSError, json.JSONDecodeError, AttributeError) as err:
+            raise ConfigError(f"{info_path}: unreadable ({err})") from err
+        if recorded:
+            return Path(recorded)
+    raise ConfigError(f"{run_dir}: no data directory recorded; pass --data DIR")
+
+
+def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[SwitchVAE, dict | None]:
+    """The run's model (eval mode, on ``device``) and its resolved config dict if saved."""
+    path = run_dir / CHECKPOINT
+    model = SwitchVAE.from_checkpoint(path).to(device)
+    try:  # memory-mapped: only the small config is actually read
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except RuntimeError:  # an old-style (non-zip) file cannot be mapped
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    config = payload.get("config")
+    return model, config if isinstance(config, dict) else None
+
+
+def _main_view_count(config: dict | None, stored: int) -> int:
+    """Views behind z_image: the run's ``data.num_views`` (at most ``stored``), else all."""
+    wanted = int((config or {}).get("data", {}).get("num_views", stored))
+    if wanted > stored:
+        log.warning("the run used %d views, the dataset stores %d: using all", wanted, stored)
+    return min(wanted, stored)
+
+
+def _check_compatible(model: SwitchVAE, manifest: dict, data_dir: Path) -> None:
+    side, wanted = int(manifest["resolution"]), model.config.voxel_resolution
+    if side != wanted:
+        raise DataError(f"{data_dir} has {side}³ grids, the model takes {wanted}³")
+    channels = min(int(manifest.get("channels", model.config.image_channels)), 3)  # RGBA -> RGB
+    if has_image_branch(model) and channels != model.config.image_channels:
+        raise DataError(f"{data_dir} has {channels}-channel views, the model takes another count")
+
+
+def data_summary(manifest: dict, data_dir: Path) -> dict:
+    """What metrics.json records about the dataset."""
+    return {
+        "dir": str(data_dir),
+        "source": manifest.get("source"),
+        "classes": list(manifest["classes"]),
+        "splits": split_summary(manifest),
+        **{key: manifest.get(key) for key in ("resolution", "num_views", "image_size", "channels")},
+    }
+
+
+def _reconstruction(test: Embeddings, classes: list[str]) -> dict:
+    section: dict[str, Any] = {"threshold": RECON_THRESHOLD}
+    if test.voxel_overlap is not None:
+        section["voxel"] = summarize_iou(test.voxel_overlap, test.labels, classes)
+    if test.num_views is not None:
+        image = summarize_iou(test.image_overlap[test.num_views], test.labels, classes)
+        views = {}
+        for name in RECON_VIEW_COUNTS:
+            count = test.stored_views if name == ALL_VIEWS else int(name)
+            if count in test.image_overlap:
+                summary = summarize_iou(test.image_overlap[count], test.labels, classes)
+                summary.pop("per_class")
+                views[str(name)] = {**summary, "num_views": count}
+        section["image"] = {**image, "num_views": test.num_views, "views": views}
+    return section
+
+
+def _classification(train: Embeddings | None, test: Embeddings, seeds: int, jobs: int) -> dict:
+    protocol = {"C_grid": list(C_GRID), "max_folds": MAX_FOLDS, "seeds": seeds, "fit_on": "train"}
+    if train is None or len(np.unique(train.labels)) < 2:
+        return {"skipped": "the train split has fewer than 2 classes", "protocol": protocol}
+    section: dict[str, Any] = {"protocol": protocol}
+    for branch in ("voxel", "image"):
+        z_train, z_test = getattr(train, f"z_{branch}"), getattr(test, f"z_{branch}")
+        if z_train is not None and z_test is not None:
+            section[branch] = classification_section(
+                z_train, train.labels, z_test, test.labels, seeds, jobs
+            )
+    return section
+
+
+def _open_split(data_dir: Path, split: str, num_views: int | None) -> PreparedDataset | None:
+    """A split with views fixed (first ones, evaluation background); None if absent/empty."""
+    try:
+        dataset = load_prepared(data_dir, split, num_views, "first", train_background=False)
+    except DataError:
+        if split == TRAIN_SPLIT:
+            return None
+        raise
+    return dataset if len(dataset) else None
+
+
+def _wants_bf16(bf16: bool | None, config: dict | None) -> bool:
+    """An explicit choice, else the run's training precision (``train.precision``)."""
+    if bf16 is not None:
+        return bf16
+    return str((config or {}).get("train", {}).get("precision", "")).startswith("bf16")
+
+
+def _embed_splits(
+    model: SwitchVAE, data_dir: Path, split: str, main_views: int, options: dict, timing: dict
+) -> tuple[Embeddings, Embeddings | None]:
+    """Embed the scored split (with reconstruction) and the train split (latents only).
+
+    Without an image branch only one view per shape is read (the sample contract needs one).
+    """
+    images = has_image_branch(model)
+    tick = time.perf_counter()
+    test_set = _open_split(data_dir, split, None if images else 1)
+    if test_set is None:
+        raise DataError(f"{data_dir}: the {split} split is empty")
+    views = main_views if images else None
+    test = embed_split(model, test_set, num_views=views, desc=f"embed {split}", **options)
+    timing["embed_test_s"] = time.perf_counter() - tick
+    tick = time.perf_counter()
+    train_set = _open_split(data_dir, TRAIN_SPLIT, views or 1)
+    train = None if train_set is None else embed_split(
+        model, train_set, num_views=views, reconstruct=False, desc="embed train", **options
+    )  # fmt: skip
+    timing["embed_train_s"] = time.perf_counter() - tick
+    return test, train
+
+
+def _scores(
+    train: Embeddings | None, test: Embeddings, seeds: int, jobs: int, timing: dict
+) -> dict:
+    """The classification and (two-branch modes) retrieval sections."""
+    tick = time.perf_counter()
+    scores = {"classification": _classification(train, test, seeds, jobs)}
+    timing["classification_s"] = time.perf_counter() - tick
+    if test.z_voxel is not None and test.z_image is not None:
+        tick = time.perf_counter()
+        reference = None if train is None else train.z_voxel
+        retrieval = image_to_voxel_retrieval(test.z_image, test.z_voxel, reference)
+        scores["retrieval"] = {"image_to_voxel": retrieval}
+        timing["retrieval_s"] = time.perf_counter() - tick
+    return scores
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data_dir: str | Path | None = None,
+    split: str = "test",
+    seeds: int = DEFAULT_SEEDS,
+    batch_size: int = 32,
+    *,
+    num_workers: int = DEFAULT_WORKERS,
+    bf16: bool | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+    write: bool = True,
+) -> dict:
+    """Evaluate ``RUN/checkpoints/last.pt`` on ``split`` and write ``RUN/metrics.json``.
+
+    Args:
+        run_dir: the training run directory.
+        data_dir: prepared dataset; None reads ``RUN/run.json``'s ``"data_dir"``.
+        split: the split scored ("test" or "val"); the SVMs always train on "train".
+        seeds: CV/solver seeds for the SVMs.
+        batch_size: shapes per forward pass.
+        num_workers: DataLoader workers and parallel SVM cross-validation fits.
+        bf16: bfloat16 autocast for the forward passes; None follows the run's training
+            precision (``train.precision`` in the saved config).
+        device: where the model runs.
+        progress: show progress bars.
+        write: write ``RUN/metrics.json`` (atomically).
+
+    Returns:
+        The metrics dict (see the module docstring for its keys).
+    """
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    if split == TRAIN_SPLIT:
+        raise ConfigError("evaluate a held-out split (test or val): the SVMs are fit on train")
+    data_dir = resolve_data_dir(run_dir, data_dir)
+    manifest = read_manifest(data_dir)
+    model, config = load_run(run_dir, device)
+    _check_compatible(model, manifest, data_dir)
+    use_fast_layout(model)
+    main_views = _main_view_count(config, int(manifest["num_views"]))
+    autocast = _wants_bf16(bf16, config)
+    timing = {"load_s": time.perf_counter() - start}
+    options = {"batch_size": batch_size, "num_workers": num_workers, "bf16": autocast}
+    test, train = _embed_splits(
+        model, data_dir, split, main_views, {**options, "progress": progress}, timing
+    )
+    metrics: dict[str, Any] = {
+        "package_version": __version__,
+        "split": split,
+        "num_test_shapes": len(test.labels),
+        "num_train_shapes": 0 if train is None else len(train.labels),
+        "precision": "bf16" if autocast else "fp32",
+        "config": config if config is not None else {"model": asdict(model.config)},
+        "data": data_summary(manifest, data_dir),
+        "reconstruction": _reconstruction(test, list(manifest["classes"])),
+        **_scores(train, test, seeds, max(1, num_workers), timing),
+    }
+    metrics["timing"] = {**timing, "total_s": time.perf_counter() - start}
+    if write:
+        write_json_atomic(run_dir / METRICS_FILE, metrics)
+    return metrics
+
+
+def flatten_metrics(metrics: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested dict -> ``{"a.b.c": leaf}`` (lists and scalars are leaves)."""
+    flat: dict[str, Any] = {}
+    for key, value in metrics.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_metrics(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def summarize_runs(runs: list[dict], keys: tuple[str, ...] = HEADLINE_KEYS) -> dict[str, dict]:
+    """Mean and sample std over runs of each headline key present in at least one run.
+
+    Returns:
+        ``{key: {"mean", "std", "runs"}}`` (std 0 for a single run).
+    """
+    flat = [flatten_metrics(run) for run in runs]
+    summary = {}
+    for key in keys:
+        values = [f[key] for f in flat if isinstance(f.get(key), (int, float))]
+        if values:
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            summary[key] = {"mean": float(np.mean(values)), "std": std, "runs": len(values)}
+    return summary
