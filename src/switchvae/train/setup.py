@@ -1,0 +1,122 @@
+"""Building a run's parts: Fabric, datasets (checked against the model), model, optimizer.
+
+Used by :func:`switchvae.train.fit.fit`; public so that tests and scripts build exactly
+what a run builds.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from switchvae.config import Config
+from switchvae.data.prepared import PreparedDataset, load_prepared
+from switchvae.errors import ConfigError
+from switchvae.model.switchvae import SwitchVAE
+from switchvae.train.loader import mixed_seed
+
+log = logging.getLogger(__name__)
+
+SWITCH_STREAM = 1  # tag that separates the switch generator's seed from the others
+RGBA_CHANNELS, RGB_CHANNELS = 4, 3
+
+
+@dataclass(frozen=True)
+class Datasets:
+    """The training split and the validation split (None when the dataset has none)."""
+
+    train: PreparedDataset
+    val: PreparedDataset | None
+
+
+def make_fabric(config: Config) -> Any:
+    """Lightning Fabric for the configured accelerator, devices, nodes and precision."""
+    from lightning_fabric import Fabric
+
+    train = config.train
+    processes = train.devices * train.num_nodes
+    return Fabric(
+        accelerator=train.accelerator,
+        devices=train.devices,
+        num_nodes=train.num_nodes,
+        strategy="ddp" if processes > 1 else "auto",
+        precision=train.precision,
+    )
+
+
+def open_datasets(config: Config, data_dir: str | Path) -> Datasets:
+    """Open train and val splits and check they fit the model settings.
+
+    Raises:
+        ConfigError: grid side, channels or view count disagree with the dataset.
+    """
+    train = load_prepared(data_dir, "train", config.data.num_views, config.data.train_view_mode)
+    manifest = train.manifest
+    if manifest["resolution"] != config.model.voxel_resolution:
+        raise ConfigError(
+            f"model.voxel_resolution={config.model.voxel_resolution} but {data_dir} has "
+            f"{manifest['resolution']}³ grids; set model.voxel_resolution={manifest['resolution']}"
+        )
+    stored = int(manifest.get("channels", config.model.image_channels))
+    channels = RGB_CHANNELS if stored == RGBA_CHANNELS else stored
+    if channels != config.model.image_channels:
+        raise ConfigError(
+            f"model.image_channels={config.model.image_channels} but {data_dir} stores "
+            f"{channels}-channel views; set model.image_channels={channels}"
+        )
+    if config.data.num_views > train.num_stored_views:
+        raise ConfigError(
+            f"data.num_views={config.data.num_views} but {data_dir} stores "
+            f"{train.num_stored_views} views per shape"
+        )
+    val = None
+    if int(manifest["splits"].get("val", {}).get("size", 0)) > 0:
+        val = load_prepared(data_dir, "val", config.data.num_views, config.data.eval_view_mode)
+    else:
+        log.warning("%s has no validation split; training without validation", data_dir)
+    return Datasets(train, val)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch's global generators (model init uses PyTorch's)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_model(config: Config, world_size: int) -> SwitchVAE:
+    """The model, seeded, with channels-last CNN and SyncBatchNorm when configured."""
+    seed_everything(config.train.seed)
+    model: nn.Module = SwitchVAE(config.model)
+    if config.train.channels_last:
+        model.image_encoder.to(memory_format=torch.channels_last)
+    if config.train.sync_batchnorm and world_size > 1:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model
+
+
+def build_optimizer(model: nn.Module, config: Config) -> torch.optim.Optimizer:
+    """AdamW or SGD (Nesterov) over all parameters."""
+    optim = config.optim
+    if optim.name == "sgd":
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=optim.lr,
+            momentum=optim.momentum,
+            nesterov=optim.nesterov,
+            weight_decay=optim.weight_decay,
+        )
+    return torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+
+
+def switch_generator(seed: int) -> torch.Generator:
+    """The generator of the switch and the noise: same seed on every process, so a global
+    batch has one switch draw (per-batch switch) whatever the number of processes."""
+    return torch.Generator().manual_seed(mixed_seed(seed, SWITCH_STREAM))
