@@ -135,6 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_prepare_settings(synthetic)
     synthetic.set_defaults(func=cmd_prepare_synthetic)
 
+    from switchvae.train.cli import add_fit_arguments, run_fit
+
+    fit = commands.add_parser("fit", help="train SwitchVAE (or a baseline) on a prepared dataset")
+    add_fit_arguments(fit)
+    fit.set_defaults(func=run_fit)
+
+    from switchvae.evaluate.cli import add_evaluate_arguments, run_evaluate
+
+    evaluate = commands.add_parser(
+        "evaluate", help="IoU, SVM classification and retrieval -> RUN/metrics.json"
+    )
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
+
     demo = commands.add_parser("demo", help="the main job on the embedded synthetic set")
     demo.add_argument("--out", type=Path, default=Path("demo_run"), help="output directory")
     demo.add_argument("--workers", type=_positive_int, default=_default_workers())

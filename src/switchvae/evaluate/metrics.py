@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from switchvae import __version__
+from switchvae.config import RUN_INFO_FILE
 from switchvae.data.output_dir import write_json_atomic
 from switchvae.data.prepared import PreparedDataset, load_prepared, read_manifest, split_summary
 from switchvae.errors import ConfigError, DataError
@@ -52,7 +53,6 @@ from switchvae.model.switchvae import SwitchVAE
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
-RUN_INFO_FILE = "run.json"  # written by the training engine; may name the data directory
 CHECKPOINT = Path("checkpoints") / "last.pt"
 TRAIN_SPLIT = "train"
 HEADLINE_KEYS = (

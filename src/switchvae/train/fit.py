@@ -6,6 +6,7 @@ step and the one-epoch loop live in :mod:`switchvae.train.engine`.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 
 import torch
 
-from switchvae.config import RUN_CONFIG_FILE, Config, config_to_dict, config_to_yaml
+from switchvae import __version__
+from switchvae.config import RUN_CONFIG_FILE, RUN_INFO_FILE, Config, config_to_dict, config_to_yaml
 from switchvae.errors import ConfigError
 from switchvae.model.switchvae import SwitchVAE
 from switchvae.train import checkpoint as ckpt
@@ -242,6 +244,12 @@ def _loop(run: _Run, state: EpochState, progress: bool) -> None:
         _validate(run, state)
 
 
+def write_run_info(run_dir: Path, data_dir: str | Path) -> None:
+    """``RUN/run.json``: the dataset and package version, so ``evaluate RUN`` needs no --data."""
+    info = {"data_dir": str(Path(data_dir).resolve()), "package_version": __version__}
+    (run_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=1) + "\n")
+
+
 def fit(
     config: Config,
     data_dir: str | Path,
@@ -273,6 +281,7 @@ def fit(
     if fabric.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / RUN_CONFIG_FILE).write_text(config_to_yaml(config))
+        write_run_info(run_dir, data_dir)
     run.logger = RunLogger(run_dir, fabric.is_global_zero, state.step)
     try:
         _loop(run, state, progress)
