@@ -1,0 +1,116 @@
+"""Ablations and the alignment-loss choice, on the same data and the same training budget.
+
+Trains one run per variant on a prepared dataset (the demo's synthetic set by default),
+evaluates each with the protocol of ``switchvae evaluate`` and writes a markdown table.
+
+    python benchmarks/ablations.py --data demo_run/data --out runs/ablations \\
+        --study modes --epochs 8 [--seeds 0 1]
+    python benchmarks/ablations.py --data demo_run/data --out runs/alignment --study alignment
+
+Finished variants are skipped when the command is re-run (each keeps its metrics.json),
+so a killed study resumes. The table goes to ``<out>/results.md`` and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from switchvae.config import load_config
+from switchvae.evaluate.metrics import evaluate_run, flatten_metrics
+from switchvae.train.checkpoint import has_checkpoints
+from switchvae.train.fit import fit
+
+STUDIES: dict[str, dict[str, list[str]]] = {
+    "modes": {
+        "switch": [],
+        "switch, no alignment": ["loss.align_weight=0.0"],
+        "weighted_add": ["model.mode=weighted_add"],
+        "voxel_only": ["model.mode=voxel_only"],
+        "image_only": ["model.mode=image_only"],
+    },
+    "alignment": {
+        "mse on means": ["loss.align=mse", "loss.align_on=mean"],
+        "mse on samples": ["loss.align=mse", "loss.align_on=sample"],
+        "cosine on means": ["loss.align=cosine", "loss.align_on=mean"],
+        "infonce on means": ["loss.align=infonce", "loss.align_on=mean"],
+        "mse, stop-grad on chosen": ["loss.align=mse", "loss.align_stop_grad=chosen"],
+    },
+}
+COLUMNS = [
+    ("IoU voxel", "reconstruction.voxel.mean_iou"),
+    ("IoU image", "reconstruction.image.mean_iou"),
+    ("lin-SVM voxel", "classification.voxel.linear_svm.accuracy"),
+    ("lin-SVM image", "classification.image.linear_svm.accuracy"),
+    ("RBF-SVM voxel", "classification.voxel.rbf_svm.accuracy"),
+    ("RBF-SVM image", "classification.image.rbf_svm.accuracy"),
+    ("retrieval top-1", "retrieval.image_to_voxel.top1"),
+]
+
+
+def run_variant(name: str, overrides: list[str], args: argparse.Namespace, seed: int) -> dict:
+    """Train and evaluate one variant (or reuse its metrics.json); flattened metrics."""
+    slug = name.replace(", ", "_").replace(" ", "_").replace("-", "")
+    run_dir = args.out / f"{slug}_seed{seed}"
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.exists():
+        return flatten_metrics(json.loads(metrics_path.read_text()))
+    budget = [f"train.epochs={args.epochs}", f"loss.kl_cycle_epochs={args.epochs}"]
+    quiet = [f"train.val_every_epochs={args.epochs}", f"train.seed={seed}"]
+    config = load_config("cpu", overrides=[*budget, *quiet, *overrides, *args.set])
+    start = time.perf_counter()
+    fit(config, args.data, run_dir, resume=has_checkpoints(run_dir), progress=False)
+    metrics = evaluate_run(run_dir, args.data, seeds=args.svm_seeds, progress=False)
+    print(f"  {name} (seed {seed}): {time.perf_counter() - start:.0f} s", flush=True)
+    return flatten_metrics(metrics)
+
+
+def format_table(rows: dict[str, list[dict]]) -> str:
+    """Markdown table: mean (± std over training seeds when more than one)."""
+    header = "| variant | " + " | ".join(c for c, _ in COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(COLUMNS) + 1)]
+    for name, runs in rows.items():
+        cells = []
+        for _, key in COLUMNS:
+            values = [100 * r[key] for r in runs if r.get(key) is not None]
+            if not values:
+                cells.append("–")
+            elif len(values) == 1:
+                cells.append(f"{values[0]:.1f}")
+            else:
+                cells.append(f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="prepared dataset")
+    parser.add_argument("--out", type=Path, required=True, help="directory for the runs")
+    parser.add_argument("--study", choices=sorted(STUDIES), default="modes")
+    parser.add_argument("--epochs", type=int, default=8, help="training budget per run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds")
+    parser.add_argument("--svm-seeds", type=int, default=1, help="SVM seeds per evaluation")
+    parser.add_argument("--only", nargs="*", default=None, help="variant names to run")
+    parser.add_argument("--set", action="append", default=[], help="extra key=value override")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    variants = {k: v for k, v in STUDIES[args.study].items() if not args.only or k in args.only}
+    print(f"study {args.study}: {len(variants)} variants x {len(args.seeds)} seeds, "
+          f"{args.epochs} epochs each, data {args.data}", flush=True)  # fmt: skip
+    rows = {
+        name: [run_variant(name, overrides, args, seed) for seed in args.seeds]
+        for name, overrides in variants.items()
+    }
+    table = format_table(rows)
+    budget = f"{args.epochs} epochs of the cpu preset, training seeds {args.seeds}"
+    text = f"Study `{args.study}` — {budget}; test split; values in %.\n\n{table}\n"
+    (args.out / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
