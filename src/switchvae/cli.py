@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.add_argument("--shapes-per-class", type=_positive_int, default=60)
     _add_prepare_settings(synthetic)
     synthetic.set_defaults(func=cmd_prepare_synthetic)
+    from switchvae.data.sources.cli import add_source_parsers
+
+    add_source_parsers(sources, _add_prepare_settings)
 
     from switchvae.train.cli import add_fit_arguments, run_fit
 
