@@ -57,6 +57,11 @@ def _add_prepare_settings(parser: argparse.ArgumentParser) -> None:
         help="replace an existing dataset made with other settings (once the new one is done)",
     )  # fmt: skip
     group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    group.add_argument(
+        "--shard", metavar="I/N", default=None,
+        help="prepare only slice I of N (0-based), e.g. for a cluster array job; "
+        "combine the slices with `switchvae merge`",
+    )  # fmt: skip
 
 
 def _settings_from(args: argparse.Namespace):
@@ -75,6 +80,7 @@ def _settings_from(args: argparse.Namespace):
 
 def _run_prepare(source, args: argparse.Namespace) -> int:
     from switchvae.data.prepare import prepare_dataset
+    from switchvae.data.shard import parse_shard
 
     result = prepare_dataset(
         source,
@@ -84,6 +90,7 @@ def _run_prepare(source, args: argparse.Namespace) -> int:
         chunk_size=args.chunk_size,
         overwrite=args.overwrite,
         progress=not args.no_progress,
+        shard=parse_shard(args.shard) if args.shard else None,
     )
     sizes = ", ".join(f"{k} {v}" for k, v in result.split_sizes.items())
     verb = "already prepared, reused" if result.reused else "prepared"
@@ -170,6 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_source_parsers(sources, _add_prepare_settings)
 
+    from switchvae.data.download_cli import (
+        add_download_arguments,
+        add_merge_arguments,
+        run_download,
+        run_merge,
+    )
+
+    download = commands.add_parser("download", help="fetch ModelNet10/40 or ShapeNet-R2N2")
+    add_download_arguments(download)
+    download.set_defaults(func=run_download)
+    merge = commands.add_parser("merge", help="combine `prepare --shard I/N` slices")
+    add_merge_arguments(merge)
+    merge.set_defaults(func=run_merge)
+
     from switchvae.train.cli import add_fit_arguments, run_fit
 
     fit = commands.add_parser("fit", help="train SwitchVAE (or a baseline) on a prepared dataset")
@@ -183,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(func=run_evaluate)
+
+    from switchvae.analysis.cli import add_analysis_parsers
+
+    add_analysis_parsers(commands)
 
     demo = commands.add_parser("demo", help="the main job on the embedded synthetic set")
     demo.add_argument("--out", type=Path, default=Path("demo_run"), help="output directory")

@@ -10,7 +10,6 @@ chunks that were in flight.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -27,7 +26,9 @@ from tqdm.auto import tqdm
 
 from switchvae import __version__
 from switchvae.data import prepared as fmt
+from switchvae.data.npy_stream import npy_layout, select_rows
 from switchvae.data.output_dir import check_output_location, swap_into_place, write_json_atomic
+from switchvae.data.shard import plan_fingerprint, select_shard
 from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source
 from switchvae.errors import DataError
 
@@ -51,12 +52,6 @@ class PrepareResult:
     skipped: int
     reused: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def _plan_fingerprint(source: Source, settings: PrepareSettings, items: list[ItemSpec]) -> str:
-    ids = "\n".join(f"{i.split}/{i.item_id}/{i.label}" for i in items)
-    text = json.dumps([source.describe(), asdict(settings)], sort_keys=True) + ids
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _chunks(items: list[ItemSpec], size: int) -> Iterator[tuple[str, int, list[ItemSpec]]]:
@@ -149,18 +144,11 @@ def _run_chunks(
 def _compact(work: Path, split: str, skipped_ids: set[str], ids: list[str]) -> list[str]:
     """Remove skipped items from a split's arrays (streamed copy); return the kept ids."""
     keep = [k for k, item_id in enumerate(ids) if item_id not in skipped_ids]
-    if len(keep) == len(ids):
-        return ids
-    split_dir = work / split
     for name in (fmt.VOXELS_FILE, fmt.VIEWS_FILE):
-        src = np.load(split_dir / name, mmap_mode="r")
-        out_path = split_dir / (name + ".compact")
-        dst = np.lib.format.open_memmap(out_path, "w+", src.dtype, (len(keep), *src.shape[1:]))
-        for row, k in enumerate(keep):
-            dst[row] = src[k]
-        dst.flush()
-        del src, dst
-        os.replace(out_path, split_dir / name)
+        path = work / split / name
+        if len(keep) < len(ids) and npy_layout(path).shape[0] == len(ids):  # not done before
+            select_rows(path, path.with_name(name + ".compact"), keep)
+            os.replace(path.with_name(name + ".compact"), path)
     return [ids[k] for k in keep]
 
 
@@ -210,6 +198,7 @@ def prepare_dataset(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     overwrite: bool = False,
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> PrepareResult:
     """Prepare ``source`` into the dataset directory ``out`` (see module docstring).
 
@@ -222,6 +211,8 @@ def prepare_dataset(
         overwrite: replace an existing dataset made with other settings (only once the new
             one is complete).
         progress: show a progress bar on stderr.
+        shard: ``(i, n)`` prepares only the i-th of n slices of the plan, as a dataset that
+            ``switchvae merge`` combines with the others (see ``shard.py``).
     Returns:
         A :class:`PrepareResult`; ``reused`` is True when ``out`` was already complete.
     Raises:
@@ -231,16 +222,43 @@ def prepare_dataset(
     items = source.items()
     if not items:
         raise DataError(f"source {source.name!r} lists no items to prepare")
-    fingerprint = _plan_fingerprint(source, settings, items)
+    fingerprint = plan_fingerprint(source, settings, items)
+    items, fingerprint, shard_entry = select_shard(items, shard, fingerprint)
     if check_output_location(out, fingerprint, overwrite):
         manifest = fmt.read_manifest(out)
-        sizes = fmt.split_summary(manifest)
-        return PrepareResult(
-            out, sizes, manifest.get("skipped", 0), True, manifest.get("stats", {})
-        )
+        sizes, skipped_count = fmt.split_summary(manifest), manifest.get("skipped", 0)
+        return PrepareResult(out, sizes, skipped_count, True, manifest.get("stats", {}))
 
     work = out.with_name(out.name + PARTIAL_SUFFIX)
     channels = source.channels(settings)
+    _start_work(work, fingerprint, items, settings, channels)
+    done = {p.stem for p in (work / DONE_DIR).glob("*.json")}
+    jobs = [job for job in _chunks(items, chunk_size) if f"{job[0]}-{job[1]:08d}" not in done]
+    already = len(items) - sum(len(job[2]) for job in jobs)
+    if already:
+        log.info("resuming %s: %d of %d shapes already done", work, already, len(items))
+    run_one = _ChunkRunner(source, settings, work)
+    with tqdm(
+        total=len(items), initial=already, desc=f"prepare {source.name}",
+        unit="shape", disable=not progress, dynamic_ncols=True,
+    ) as bar:  # fmt: skip
+        _run_chunks(jobs, run_one, workers, bar)
+
+    manifest, skipped = _finalize(work, source, settings, items, channels)
+    if shard_entry is None and not any(s["size"] for s in manifest["splits"].values()):
+        raise DataError(f"no usable item in source {source.name!r}; see {work / SKIPPED_FILE}")
+    manifest["fingerprint"] = fingerprint
+    if shard_entry is not None:
+        manifest["shard"] = shard_entry
+    manifest["stats"] = stats = source_stats(source, work, manifest) if not shard_entry else {}
+    _publish(work, out, manifest, skipped)
+    return PrepareResult(out, fmt.split_summary(manifest), len(skipped), False, stats)
+
+
+def _start_work(
+    work: Path, fingerprint: str, items: list[ItemSpec], settings: PrepareSettings, channels: int
+) -> None:
+    """Create the work directory with empty arrays, or keep one started with the same plan."""
     plan_path = work / PLAN_FILE
     if work.exists() and not (
         plan_path.is_file() and json.loads(plan_path.read_text()).get("fingerprint") == fingerprint
@@ -248,38 +266,19 @@ def prepare_dataset(
         log.info("discarding %s: it was started with other settings", work)
         shutil.rmtree(work)
     if not work.exists():
-        work.mkdir(parents=True)
-        (work / DONE_DIR).mkdir()
+        (work / DONE_DIR).mkdir(parents=True)
         _allocate(work, items, settings, channels)
         write_json_atomic(plan_path, {"fingerprint": fingerprint})
 
-    done = {p.stem for p in (work / DONE_DIR).glob("*.json")}
-    jobs = [job for job in _chunks(items, chunk_size) if f"{job[0]}-{job[1]:08d}" not in done]
-    remaining = sum(len(job[2]) for job in jobs)
-    if remaining < len(items):
-        log.info(
-            "resuming %s: %d of %d shapes already done", work, len(items) - remaining, len(items)
-        )
-    run_one = _ChunkRunner(source, settings, work)
-    with tqdm(
-        total=len(items), initial=len(items) - remaining, desc=f"prepare {source.name}",
-        unit="shape", disable=not progress, dynamic_ncols=True,
-    ) as bar:  # fmt: skip
-        _run_chunks(jobs, run_one, workers, bar)
 
-    manifest, skipped = _finalize(work, source, settings, items, channels)
-    if not any(s["size"] for s in manifest["splits"].values()):
-        raise DataError(f"no usable item in source {source.name!r}; see {work / SKIPPED_FILE}")
-    manifest["fingerprint"] = fingerprint
-    stats = source_stats(source, work, manifest)
-    manifest["stats"] = stats
+def _publish(work: Path, out: Path, manifest: dict[str, Any], skipped: list[dict]) -> None:
+    """Write the skipped list and the manifest, drop the bookkeeping, rename into place."""
     with open(work / SKIPPED_FILE, "w") as handle:
         handle.writelines(json.dumps(s) + "\n" for s in skipped)
     write_json_atomic(work / fmt.MANIFEST, manifest)
     (work / PLAN_FILE).unlink(missing_ok=True)
     shutil.rmtree(work / DONE_DIR, ignore_errors=True)
     swap_into_place(work, out)
-    return PrepareResult(out, fmt.split_summary(manifest), len(skipped), False, stats)
 
 
 @dataclass(frozen=True)
