@@ -177,11 +177,8 @@ def _finalize(
         "num_views": settings.num_views,
         "image_size": settings.image_size,
         "channels": channels,
-        "camera": {
-            "views": settings.views,
-            "elevation_deg": settings.elevation_deg,
-            "up_axis": "y",
-        },
+        "camera": source.describe().get("camera")
+        or {"views": settings.views, "elevation_deg": settings.elevation_deg, "up_axis": "y"},
         "settings": asdict(settings),
         "classes": source.classes(),
         "splits": splits,
