@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from switchvae.data import r2n2
+from switchvae.data import r2n2, r2n2_camera
 from switchvae.data.binvox import read_binvox
 from switchvae.errors import DataError
 
@@ -59,7 +59,9 @@ def _orient(grid: np.ndarray, axes, flips) -> np.ndarray:
 def _silhouette_iou(grid, metadata, renders, views, samples_per_axis=3) -> list[float]:
     return [
         _iou(
-            r2n2.project_voxels_to_view(grid, metadata[v], samples_per_axis=samples_per_axis),
+            r2n2_camera.project_voxels_to_view(
+                grid, metadata[v], samples_per_axis=samples_per_axis
+            ),
             renders[k, ..., 3] > 0,
         )
         for k, v in enumerate(views)
@@ -265,10 +267,12 @@ def test_canonical_chairs_stand_upright(r2n2_root: Path) -> None:
 
 def test_projection_input_checks() -> None:
     meta = np.array([0.0, 30.0, 0.0, 0.8, 25.0])
-    assert not r2n2.project_voxels_to_view(np.zeros((8, 8, 8), bool), meta).any()
-    mask = r2n2.project_voxels_to_view(np.ones((8, 8, 8), bool), meta, image_size=64)
+    assert not r2n2_camera.project_voxels_to_view(np.zeros((8, 8, 8), bool), meta).any()
+    mask = r2n2_camera.project_voxels_to_view(np.ones((8, 8, 8), bool), meta, image_size=64)
     assert mask.shape == (64, 64) and mask[32, 32] and not mask[0, 0]
     with pytest.raises(DataError, match="cubic"):
-        r2n2.project_voxels_to_view(np.ones((8, 8, 4), bool), meta)
+        r2n2_camera.project_voxels_to_view(np.ones((8, 8, 4), bool), meta)
     with pytest.raises(DataError, match="in-plane"):
-        r2n2.project_voxels_to_view(np.ones((8, 8, 8), bool), np.array([0, 30, 5, 0.8, 25.0]))
+        r2n2_camera.project_voxels_to_view(
+            np.ones((8, 8, 8), bool), np.array([0, 30, 5, 0.8, 25.0])
+        )
