@@ -283,9 +283,12 @@ def fit(
         (run_dir / RUN_CONFIG_FILE).write_text(config_to_yaml(config))
         write_run_info(run_dir, data_dir)
     run.logger = RunLogger(run_dir, fabric.is_global_zero, state.step)
+    start_step = state.step
     try:
         _loop(run, state, progress)
-        path = _save(run, state)
+        # a resumed run that was already finished is left exactly as it was
+        finished_before = resume and state.step == start_step
+        path = ckpt.last_checkpoint(run_dir) if finished_before else _save(run, state)
     finally:
         run.logger.close()
     return FitResult(
