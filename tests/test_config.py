@@ -72,6 +72,7 @@ def test_yaml_then_overrides(tmp_path: Path):
         ("loss.align=l1", "loss.align"),  # invalid choice (model/loss section)
         ("train.precision=16-mixed", "train.precision"),
         ("data.batch_size=-1", "data.batch_size"),
+        ("data.batch_size=1", "data.batch_size"),
     ],
 )
 def test_bad_settings_name_the_key(override: str, key: str):

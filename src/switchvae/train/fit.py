@@ -115,7 +115,8 @@ def _setup(fabric: Any, config: Config, datasets: Datasets) -> tuple[_Run, Epoch
     if per_epoch < 1:
         raise ConfigError(
             f"the train split has {len(datasets.train)} shapes, fewer than one global batch "
-            f"({config.data.batch_size} × {world} processes); lower data.batch_size"
+            f"({config.data.batch_size} × {world} processes); lower data.batch_size "
+            "(at least 2: BatchNorm) or train on a larger split"
         )
     if config.train.sync_batchnorm and world > 1 and fabric.device.type == "cpu":
         raise ConfigError(

@@ -59,7 +59,8 @@ class DataConfig:
         _positive_int(self.num_views, "num_views")
         _choice(self.train_view_mode, VIEW_MODES, "train_view_mode")
         _choice(self.eval_view_mode, VIEW_MODES, "eval_view_mode")
-        _positive_int(self.batch_size, "batch_size")
+        # BatchNorm layers need at least 2 samples per process in training.
+        _positive_int(self.batch_size, "batch_size", minimum=2)
         _positive_int(self.num_workers, "num_workers", minimum=0)
 
 
