@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from switchvae.data import npy_stream
-from switchvae.data.download_cli import add_merge_arguments, run_merge
+from switchvae.data.cli import add_merge_arguments, run_merge
 from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
 from switchvae.data.prepared import load_prepared, read_manifest
 from switchvae.data.shard import merge_shards, parse_shard, shard_ranges

@@ -14,22 +14,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from switchvae import __version__
+from switchvae.cli_args import positive_int
 from switchvae.errors import SwitchVAEError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("switchvae")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _default_workers() -> int:
@@ -40,9 +31,9 @@ def _add_prepare_settings(parser: argparse.ArgumentParser) -> None:
     """Options shared by every `prepare` source."""
     group = parser.add_argument_group("grid and views")
     group.add_argument("--out", required=True, type=Path, help="output dataset directory")
-    group.add_argument("--resolution", type=_positive_int, default=32, help="voxel grid side D")
-    group.add_argument("--views", type=_positive_int, default=12, help="rendered views per shape")
-    group.add_argument("--image-size", type=_positive_int, default=64, help="view side in pixels")
+    group.add_argument("--resolution", type=positive_int, default=32, help="voxel grid side D")
+    group.add_argument("--views", type=positive_int, default=12, help="rendered views per shape")
+    group.add_argument("--image-size", type=positive_int, default=64, help="view side in pixels")
     group.add_argument("--color", action="store_true", help="render RGB instead of gray")
     group.add_argument(
         "--camera", choices=("ring", "random"), default="ring",
@@ -50,8 +41,8 @@ def _add_prepare_settings(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     group.add_argument("--backend", choices=("auto", "embree", "torch"), default="auto")
     group.add_argument("--seed", type=int, default=0, help="seed of everything random")
-    group.add_argument("--workers", type=_positive_int, default=_default_workers())
-    group.add_argument("--chunk-size", type=_positive_int, default=16, help=argparse.SUPPRESS)
+    group.add_argument("--workers", type=positive_int, default=_default_workers())
+    group.add_argument("--chunk-size", type=positive_int, default=16, help=argparse.SUPPRESS)
     group.add_argument(
         "--overwrite", action="store_true",
         help="replace an existing dataset made with other settings (once the new one is done)",
@@ -170,14 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare", help="turn a shape source into a prepared dataset")
     sources = prepare.add_subparsers(dest="source", metavar="SOURCE", required=True)
     synthetic = sources.add_parser("synthetic", help="the embedded procedural shape set")
-    synthetic.add_argument("--shapes-per-class", type=_positive_int, default=60)
+    synthetic.add_argument("--shapes-per-class", type=positive_int, default=60)
     _add_prepare_settings(synthetic)
     synthetic.set_defaults(func=cmd_prepare_synthetic)
     from switchvae.data.sources.cli import add_source_parsers
 
     add_source_parsers(sources, _add_prepare_settings)
 
-    from switchvae.data.download_cli import (
+    from switchvae.data.cli import (
         add_download_arguments,
         add_merge_arguments,
         run_download,
@@ -211,14 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the main job on the embedded synthetic set")
     demo.add_argument("--out", type=Path, default=Path("demo_run"), help="output directory")
-    demo.add_argument("--workers", type=_positive_int, default=_default_workers())
+    demo.add_argument("--workers", type=positive_int, default=_default_workers())
     demo.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a training setting of the cpu preset, e.g. --set train.epochs=5",
     )  # fmt: skip
-    demo.add_argument(
-        "--shapes-per-class", type=_positive_int, default=None, help=argparse.SUPPRESS
-    )
+    demo.add_argument("--shapes-per-class", type=positive_int, default=None, help=argparse.SUPPRESS)
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -11,17 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from switchvae.cli_args import parse_device, positive_int
+
 SOURCES = ("voxels", "views")  # as switchvae.analysis.latents.SOURCES (not imported: cheap --help)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser, split: bool = True) -> None:
@@ -38,19 +30,6 @@ def _add_run_arguments(parser: argparse.ArgumentParser, split: bool = True) -> N
     )
 
 
-def _device(name: str):
-    import torch
-
-    from switchvae.errors import ConfigError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as err:
-        raise ConfigError(f"--device: {err}") from None
-
-
 def _safe(text: str) -> str:
     """An item id as a file-name part (ids may hold ``/``)."""
     return "".join(c if c.isalnum() or c in "-." else "_" for c in text)
@@ -60,14 +39,14 @@ def _open(args: argparse.Namespace):
     """The run with the split the arguments name (an AnalysisRun)."""
     from switchvae.analysis.latents import open_run
 
-    return open_run(args.run, args.data, args.split, _device(args.device))
+    return open_run(args.run, args.data, args.split, parse_device(args.device))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """``switchvae report RUN [--data DIR]``: write RUN/report.html and RUN/figures/."""
     from switchvae.analysis.report import ReportOptions, write_report
 
-    options = ReportOptions(split=args.split, device=_device(args.device))
+    options = ReportOptions(split=args.split, device=parse_device(args.device))
     print(write_report(args.run, args.data, options))
     return 0
 
@@ -126,7 +105,7 @@ def add_analysis_parsers(commands: argparse._SubParsersAction) -> None:
 
     reconstruct = commands.add_parser("reconstruct", help="figure: inputs and reconstructions")
     _add_run_arguments(reconstruct)
-    reconstruct.add_argument("--count", type=_positive_int, default=8, help="items shown")
+    reconstruct.add_argument("--count", type=positive_int, default=8, help="items shown")
     reconstruct.add_argument("--out", type=Path, default=None, help="PNG to write")
     reconstruct.set_defaults(func=cmd_reconstruct)
 
@@ -136,7 +115,7 @@ def add_analysis_parsers(commands: argparse._SubParsersAction) -> None:
         interpolate.add_argument(
             f"--{name}", required=True, metavar="ID_OR_INDEX", help="item id or index"
         )
-    interpolate.add_argument("--steps", type=_positive_int, default=8, help="points, ends included")
+    interpolate.add_argument("--steps", type=positive_int, default=8, help="points, ends included")
     interpolate.add_argument("--from", dest="source", choices=SOURCES, default="voxels")
     interpolate.add_argument("--out", type=Path, default=None, help="PNG to write")
     interpolate.set_defaults(func=cmd_interpolate)
@@ -144,7 +123,7 @@ def add_analysis_parsers(commands: argparse._SubParsersAction) -> None:
     encode = commands.add_parser("encode", help="latents of a split to a .npz file")
     _add_run_arguments(encode)
     encode.add_argument("--out", type=Path, required=True, help="FILE.npz to write")
-    encode.add_argument("--batch-size", type=_positive_int, default=32)
+    encode.add_argument("--batch-size", type=positive_int, default=32)
     encode.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     encode.set_defaults(func=cmd_encode)
 

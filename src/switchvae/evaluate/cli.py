@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from switchvae.cli_args import parse_device
 from switchvae.errors import ConfigError
 
 # evaluate_run's defaults, repeated so that building the parser imports neither torch nor
@@ -51,17 +52,6 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as err:
-        raise ConfigError(f"--device: {err}") from None
-
-
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate every RUN, write each ``RUN/metrics.json``, print a short table; exit code."""
     from switchvae.data.output_dir import write_json_atomic
@@ -69,7 +59,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ConfigError("--batch-size must be at least 1")
-    device = _device(args.device)
+    device = parse_device(args.device)
     results = []
     for run_dir in args.runs:
         metrics = evaluate_run(
