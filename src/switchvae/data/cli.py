@@ -10,13 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from switchvae.cli_args import positive_int
 from switchvae.errors import DataError
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
 
 
 def add_download_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +37,7 @@ def add_download_arguments(parser: argparse.ArgumentParser) -> None:
         "--delete-archives", action="store_true", help="delete each archive once extracted"
     )
     parser.add_argument(
-        "--attempts", type=_positive_int, default=3, help="tries per file (resuming) before failing"
+        "--attempts", type=positive_int, default=3, help="tries per file (resuming) before failing"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from switchvae.cli_args import parse_device
+from switchvae.cli_args import non_negative_int, parse_device
 from switchvae.errors import ConfigError
 
 # evaluate_run's defaults, repeated so that building the parser imports neither torch nor
@@ -17,16 +17,6 @@ from switchvae.errors import ConfigError
 DEFAULT_SEEDS = 3
 DEFAULT_WORKERS = 2
 DEFAULT_BATCH_SIZE = 32
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,10 +28,12 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--split", choices=("test", "val"), default="test", help="split to score")
     parser.add_argument(
-        "--seeds", type=_count, default=DEFAULT_SEEDS, help="SVM cross-validation seeds"
+        "--seeds", type=non_negative_int, default=DEFAULT_SEEDS, help="SVM cross-validation seeds"
     )
-    parser.add_argument("--batch-size", type=_count, default=DEFAULT_BATCH_SIZE)
-    parser.add_argument("--workers", type=_count, default=DEFAULT_WORKERS, help="loader workers")
+    parser.add_argument("--batch-size", type=non_negative_int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument(
+        "--workers", type=non_negative_int, default=DEFAULT_WORKERS, help="loader workers"
+    )
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast forward passes")
     parser.add_argument(
         "--device", default="auto", help="where the model runs: auto (GPU if any), cpu, cuda:0, ..."
