@@ -43,9 +43,10 @@ def test_preset_values():
     assert (paper.optim.name, paper.optim.lr, paper.optim.nesterov) == ("sgd", 1e-4, True)
     assert paper.optim.schedule == "paper" and paper.data.num_views == 8
     cpu = load_config("cpu")
-    assert cpu.train.precision == "bf16-mixed" and cpu.train.channels_last
+    assert cpu.train.precision == "auto" and cpu.train.channels_last
     tiny = load_config("tiny")
-    assert tiny.train.precision == "32-true" and tiny.data.batch_size == 4
+    assert tiny.train.precision == "auto" and tiny.data.batch_size == 4
+    assert paper.train.precision == "auto"
 
 
 def test_yaml_then_overrides(tmp_path: Path):
@@ -70,7 +71,7 @@ def test_yaml_then_overrides(tmp_path: Path):
         ("model.latent_dim=0", "model.latent_dim"),  # invalid value
         ("optim.name=adam", "optim.name"),  # invalid choice
         ("loss.align=l1", "loss.align"),  # invalid choice (model/loss section)
-        ("train.precision=16-mixed", "train.precision"),
+        ("train.precision=16-true", "train.precision"),
         ("data.batch_size=-1", "data.batch_size"),
         ("data.batch_size=1", "data.batch_size"),
     ],

@@ -302,7 +302,14 @@ def test_evaluate_run_writes_every_required_key(tmp_path: Path, data_dir: Path):
 def test_one_branch_mode_omits_the_other_branch(tmp_path: Path, data_dir: Path, mode, kept, gone):
     run = _write_run(tmp_path / "run", mode=mode)
     metrics = evaluate_run(
-        run, data_dir, "val", seeds=1, batch_size=8, num_workers=0, bf16=True, progress=False
+        run,
+        data_dir,
+        "val",
+        seeds=1,
+        batch_size=8,
+        num_workers=0,
+        precision="bf16-mixed",
+        progress=False,
     )
     assert kept in metrics["reconstruction"] and gone not in metrics["reconstruction"]
     assert kept in metrics["classification"] and gone not in metrics["classification"]

@@ -20,7 +20,9 @@ from switchvae.train.fit import fit
 # 12 classes x 8 shapes: 5 train / 1 val / 2 test per class at the 0.7/0.1/0.2 split.
 SHAPES_PER_CLASS = 8
 SETTINGS = PrepareSettings(resolution=32, num_views=4, image_size=32)
-FIT_OVERRIDES = ["train.epochs=30", "loss.kl_cycle_epochs=30", "data.batch_size=8"]
+FIT_OVERRIDES = [
+    "train.epochs=12", "loss.kl_cycle_epochs=12", "data.batch_size=8", "train.val_every_epochs=12",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -183,8 +183,13 @@ def test_per_batch_switch_is_uniform_within_a_batch() -> None:
 
 def test_same_seed_same_output_and_new_seed_new_sample() -> None:
     model, batch = shared_model(per_sample=True, p_voxel=0.5), make_batch(batch=4)
+    # A one-row switch group is decoded with BatchNorm's running statistics, which every
+    # training-mode call updates: start each call from the same state.
+    state = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():
-        first, second = model(*batch, gen(3)), model(*batch, gen(3))
+        first = model(*batch, gen(3))
+        model.load_state_dict(state)
+        second = model(*batch, gen(3))
         other = model(*batch, gen(4))
     for name in ("z_voxel", "z_image", "use_voxel", "z_decoder", "recon_logits"):
         assert torch.equal(getattr(first, name), getattr(second, name))
@@ -247,6 +252,69 @@ def test_per_sample_stop_gradient_cuts_exactly_the_unchosen_rows() -> None:
     for voxel_side, image_side in ((out.z_voxel, out.z_image), (out.mu_voxel, out.mu_image)):
         assert not voxel_side.grad[~mask].any() and voxel_side.grad[mask].abs().sum(1).all()
         assert not image_side.grad[mask].any() and image_side.grad[~mask].abs().sum(1).all()
+
+
+def test_per_sample_switch_is_exact_through_the_decoders_batchnorm() -> None:
+    """The reconstruction loss of image-chosen rows alone must not reach the voxel encoder
+    (nor that of voxel-chosen rows the image encoder), BatchNorm in training mode included."""
+    model = SwitchVAE(small_config(per_sample=True, p_voxel=0.5)).train()
+    voxels, views = make_batch(batch=6)
+    out = model(voxels, views, gen(1))
+    mask = out.use_voxel
+    assert 1 < int(mask.sum()) < 5  # both groups hold >= 2 rows: batch statistics in use
+    logits = out.recon_logits
+    image_rows = (~mask).nonzero()[:, 0]
+    reconstruction_loss(logits[image_rows], voxels[image_rows]).backward(retain_graph=True)
+    assert _all_zero(_grads(model.voxel_encoder))
+    assert not _all_zero(_grads(model.image_encoder))
+    model.zero_grad()
+    voxel_rows = mask.nonzero()[:, 0]
+    reconstruction_loss(logits[voxel_rows], voxels[voxel_rows]).backward()
+    assert _all_zero(_grads(model.image_encoder))
+    assert not _all_zero(_grads(model.voxel_encoder))
+
+
+def test_per_sample_switch_with_a_single_row_group_uses_running_stats() -> None:
+    model = SwitchVAE(small_config(per_sample=True, p_voxel=0.5)).train()
+    voxels, views = make_batch(batch=3)
+    for seed in range(40):  # find a draw with one row in one group
+        out = model(voxels, views, gen(seed))
+        if int(out.use_voxel.sum()) in (1, 2):
+            break
+    assert int(out.use_voxel.sum()) in (1, 2) and model.decoder.training
+    assert torch.isfinite(out.recon_logits).all()
+
+
+@pytest.mark.parametrize("mode", ["voxel_only", "image_only"])
+def test_one_branch_modes_do_not_build_the_other_encoder(mode: str) -> None:
+    model = SwitchVAE(small_config(mode=mode))
+    assert (model.voxel_encoder is None) == (mode == "image_only")
+    assert (model.image_encoder is None) == (mode == "voxel_only")
+    with pytest.raises(ValueError, match="has no"):
+        if mode == "voxel_only":
+            model.encode_views(make_batch()[1])
+        else:
+            model.encode_voxels(make_batch()[0])
+
+
+def test_flatten_head_keeps_the_spatial_layout() -> None:
+    """The public code's head: the last 512×g×g map flattened into the view feature, and a
+    Dense after the aggregation. Mirroring the map changes its output, not the pool head's."""
+    views = torch.rand(2, 3, 1, 64, 64, generator=gen())
+    maps = torch.rand(6, 512, 2, 2, generator=gen(1))
+    for head, sensitive in (("flatten", True), ("pool", False)):
+        encoder = MultiViewImageEncoder(LATENT, 1, FEATURES, "max", head=head, head_grid=2)
+        assert encoder.view_embedding[0].in_features == 512 * (4 if sensitive else 1)
+        assert (encoder.shape_embedding is not None) == sensitive
+        mu, logvar = encoder(views)
+        assert mu.shape == logvar.shape == (2, LATENT)
+        encoder.eval()
+        encoder.backbone.feature_map = lambda _, m=maps: m
+        before = encoder.means(views)
+        mirrored = maps.flip(-1)
+        encoder.backbone.feature_map = lambda _, m=mirrored: m
+        assert torch.allclose(before, encoder.means(views), atol=1e-6) != sensitive
+        assert encoder.means(views, num_views=1).shape == (2, LATENT)
 
 
 # ---------------------------------------------------------------- checkpoints

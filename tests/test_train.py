@@ -214,8 +214,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
 @pytest.mark.slow
 def test_cpu_preset_step_runs_in_bf16_channels_last(data_dir: Path, tmp_path: Path):
     overrides = ["train.max_steps=1", "data.num_views=3", "data.batch_size=4"]
-    config = load_config("cpu", overrides=overrides)
-    assert config.train.precision == "bf16-mixed" and config.train.channels_last
+    config = load_config("cpu", overrides=[*overrides, "train.precision=bf16-mixed"])
+    assert config.train.channels_last
     result = fit(config, data_dir, tmp_path / "bf16", progress=False)
     assert result.step == 1 and np.isfinite(result.losses["total"])
     weights = read_checkpoint(result.checkpoint)["model"]
@@ -250,6 +250,33 @@ def _emulate_ddp(config, data_dir: Path, steps: int, world: int) -> dict:
     return {name: value.detach() for name, value in network.named_parameters()}
 
 
+def _run_ddp(data_dir: Path, run_dir: Path, overrides: list[str], tmp: Path, port: int) -> None:
+    """``fit`` in 2 CPU processes under torchrun; fails the test with its stderr."""
+    args = ["--data", str(data_dir), "--out", str(run_dir), "--preset", "tiny", "--no-progress"]
+    for override in overrides:
+        args += ["--set", override]
+    script = tmp / "fit_script.py"
+    script.write_text(FIT_SCRIPT)
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+               "--master_port", str(port), str(script), *args, "--devices", "2"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, timeout=240)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mode", "port"), [("voxel_only", DDP_PORT + 1), ("image_only", DDP_PORT + 2)]
+)
+def test_one_branch_modes_train_under_ddp(data_dir: Path, tmp_path: Path, mode: str, port: int):
+    """The unused encoder is not built, so DDP finds a gradient for every parameter."""
+    overrides = ["train.max_steps=1", "data.batch_size=2", "train.accelerator=cpu",
+                 f"model.mode={mode}", "train.precision=32-true"]  # fmt: skip
+    _run_ddp(data_dir, tmp_path / mode, overrides, tmp_path, port)
+    weights = read_checkpoint(last_checkpoint(tmp_path / mode))["model"]
+    unused = "image_encoder." if mode == "voxel_only" else "voxel_encoder."
+    assert weights and not any(name.startswith(unused) for name in weights)
+
+
 @pytest.mark.slow
 def test_two_process_ddp_matches_one_process(data_dir: Path, tmp_path: Path):
     """Fair check: PyTorch's SyncBatchNorm runs only on
@@ -261,17 +288,10 @@ def test_two_process_ddp_matches_one_process(data_dir: Path, tmp_path: Path):
     overrides = [
         "train.epochs=1", "train.max_steps=2", "optim.name=sgd", "optim.lr=1e-4",
         "data.batch_size=2", "loss.kl_max_weight=0", "train.accelerator=cpu",
+        "train.precision=32-true",
     ]  # fmt: skip
     run_dir = tmp_path / "ddp"
-    args = ["--data", str(data_dir), "--out", str(run_dir), "--preset", "tiny", "--no-progress"]
-    for override in overrides:
-        args += ["--set", override]
-    script = tmp_path / "fit_script.py"
-    script.write_text(FIT_SCRIPT)
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_port", str(DDP_PORT), str(script), *args, "--devices", "2"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, timeout=240)
-    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    _run_ddp(data_dir, run_dir, overrides, tmp_path, DDP_PORT)
     ddp = read_checkpoint(last_checkpoint(run_dir))
     assert ddp["step"] == 2 and ddp["config"]["train"]["devices"] == 2
 

@@ -144,6 +144,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"{label:<36} {t:>8} {u:>10}")
     timing = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
     print(f"\ntime: {timing}")
+    chosen = result.precision
+    if chosen:
+        print(f"precision: {chosen['resolved']} ({chosen['reason']})")
     print(f"metrics: {result.run_dir / 'metrics.json'}")
     print(f"report:  {result.report}")
     return 0

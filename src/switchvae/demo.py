@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from switchvae.config import Config, load_config
+from switchvae.config import RUN_INFO_FILE, Config, load_config
 from switchvae.data.prepare import PrepareResult, PrepareSettings, prepare_dataset
 from switchvae.data.sources.synthetic import SyntheticSource
 from switchvae.train.checkpoint import has_checkpoints, last_checkpoint
@@ -41,11 +41,12 @@ class DemoResult:
     metrics: dict[str, Any]
     untrained_metrics: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+    precision: dict[str, str] = field(default_factory=dict)  # run.json's resolved precision
 
 
 def _untrained_run(config: Config, run_dir: Path, data_dir: Path) -> Path:
     """Write a randomly initialised model with the run's settings as a run directory."""
-    from switchvae.config import RUN_INFO_FILE, config_to_dict
+    from switchvae.config import config_to_dict
     from switchvae.model.switchvae import SwitchVAE
 
     untrained = run_dir.parent / UNTRAINED_DIR
@@ -104,4 +105,6 @@ def run_demo(
     start = time.perf_counter()
     report = write_report(run_dir, data_dir)
     seconds["report"] = time.perf_counter() - start
-    return DemoResult(out, data, run_dir, report, metrics, untrained_metrics, seconds)
+    info = json.loads((run_dir / RUN_INFO_FILE).read_text())
+    precision = info.get("precision", {})
+    return DemoResult(out, data, run_dir, report, metrics, untrained_metrics, seconds, precision)

@@ -59,7 +59,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     run = _open(args)
     indices = spread_indices(run.dataset.labels, args.count)
     out = args.out or args.run / "figures" / f"reconstructions_{args.split}.png"
-    print(save_reconstructions(reconstruct_items(run.model, run.dataset, indices), out))
+    with run.autocast():
+        items = reconstruct_items(run.model, run.dataset, indices)
+    print(save_reconstructions(items, out))
     return 0
 
 
@@ -69,7 +71,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from switchvae.analysis.interpolate import interpolate_items
 
     run = _open(args)
-    series = interpolate_items(run.model, run.dataset, args.a, args.b, args.steps, args.source)
+    with run.autocast():
+        series = interpolate_items(run.model, run.dataset, args.a, args.b, args.steps, args.source)
     name = f"interpolation_{_safe(args.a)}_{_safe(args.b)}_{args.source}.png"
     print(save_series(series, args.out or args.run / "figures" / name))
     return 0
@@ -92,8 +95,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     export_format(args.out)  # refuse a bad suffix before loading anything
     run = _open(args)
     index = resolve_item(run.dataset, args.item)
-    z = encode_items(run.model, run.dataset, [index], args.source)
-    print(export_decoded(decode_probabilities(run.model, z)[0], args.out))
+    with run.autocast():
+        z = encode_items(run.model, run.dataset, [index], args.source)
+        decoded = decode_probabilities(run.model, z)[0]
+    print(export_decoded(decoded, args.out))
     return 0
 
 

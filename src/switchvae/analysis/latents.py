@@ -23,6 +23,7 @@ from switchvae.errors import ConfigError, DataError
 from switchvae.evaluate.embed import embed_split, has_image_branch, has_voxel_branch
 from switchvae.evaluate.metrics import METRICS_FILE, load_run, resolve_data_dir
 from switchvae.model.switchvae import SwitchVAE
+from switchvae.train.precision import PrecisionChoice, autocast, inference_precision
 
 SOURCES = ("voxels", "views")
 """What an item is encoded from: its voxel grid or its rendered views."""
@@ -39,12 +40,19 @@ class AnalysisRun:
         config: the resolved run config as a plain dict, None for a bare model checkpoint.
         dataset: the split, the first ``num_views`` views of each item, evaluation background.
         data_dir: the prepared dataset directory.
+        precision: the forward passes' precision (the run's ``train.precision`` resolved
+            here, as ``evaluate`` resolves it).
     """
 
     model: SwitchVAE
     config: dict | None
     dataset: PreparedDataset
     data_dir: Path
+    precision: PrecisionChoice
+
+    def autocast(self):
+        """Autocast context for this run's precision on its model's device."""
+        return autocast(self.precision, model_device(self.model))
 
 
 def find_data_dir(run_dir: str | Path, data_dir: str | Path | None = None) -> Path | None:
@@ -104,7 +112,8 @@ def open_run(
     dataset = load_prepared(found, split, views, "first", train_background=False)
     if len(dataset) == 0:
         raise DataError(f"{found}: the {split} split is empty")
-    return AnalysisRun(model, config, dataset, found)
+    precision = inference_precision(config, model_device(model))
+    return AnalysisRun(model, config, dataset, found, precision)
 
 
 def resolve_item(dataset: PreparedDataset, item: str | int) -> int:
@@ -258,8 +267,9 @@ def save_latents(
     if path.suffix != ".npz":
         raise ConfigError(f"{path}: latents are written as .npz; name the file FILE.npz")
     embedded = embed_split(
-        run.model, run.dataset, batch_size, reconstruct=False, num_workers=0, progress=progress
-    )
+        run.model, run.dataset, batch_size, reconstruct=False, num_workers=0,
+        precision=run.precision, progress=progress,
+    )  # fmt: skip
     arrays = {"labels": embedded.labels, "ids": np.array(run.dataset.ids, dtype=str)}
     arrays["classes"] = np.array(run.dataset.classes, dtype=str)
     for name, z in (("z_voxel", embedded.z_voxel), ("z_image", embedded.z_image)):

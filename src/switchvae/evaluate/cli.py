@@ -17,6 +17,7 @@ from switchvae.errors import ConfigError
 DEFAULT_SEEDS = 3
 DEFAULT_WORKERS = 2
 DEFAULT_BATCH_SIZE = 32
+PRECISION_CHOICES = ("auto", "32-true", "bf16-mixed", "16-mixed")  # train.precision.PRECISIONS
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +35,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=non_negative_int, default=DEFAULT_WORKERS, help="loader workers"
     )
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast forward passes")
+    parser.add_argument(
+        "--precision", choices=PRECISION_CHOICES, default=None,
+        help="forward-pass precision (default: the run's train.precision, auto resolved here)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--bf16", dest="precision", action="store_const", const="bf16-mixed",
+        help="same as --precision bf16-mixed",
+    )  # fmt: skip
     parser.add_argument(
         "--device", default="auto", help="where the model runs: auto (GPU if any), cpu, cuda:0, ..."
     )
@@ -56,7 +64,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for run_dir in args.runs:
         metrics = evaluate_run(
             run_dir, args.data, args.split, args.seeds, args.batch_size,
-            num_workers=args.workers, bf16=args.bf16, device=device,
+            num_workers=args.workers, precision=args.precision, device=device,
             progress=not args.no_progress,
         )  # fmt: skip
         seconds = metrics["timing"]["total_s"]

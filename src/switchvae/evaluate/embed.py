@@ -16,13 +16,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from switchvae.errors import DataError
 from switchvae.evaluate.iou import RECON_THRESHOLD, Overlap, overlap_counts
-from switchvae.model.switchvae import SwitchVAE
+from switchvae.model.switchvae import (
+    SwitchVAE,
+    use_fast_layout,  # noqa: F401 (re-exported)
+)
+from switchvae.train.precision import FP32, PrecisionChoice, autocast
 
 log = logging.getLogger(__name__)
 
@@ -116,24 +119,6 @@ class _Collector:
         )
 
 
-def use_fast_layout(model: SwitchVAE) -> SwitchVAE:
-    """Convert the model in place to channels-last layouts (3D: ``channels_last_3d``).
-
-    Values are unchanged; on CPU the oneDNN channels-last kernels run the decoder about twice
-    as fast (measured in ``benchmarks/bench_evaluate.py``). Returns the model.
-    """
-    model.voxel_encoder.to(memory_format=torch.channels_last_3d)
-    model.decoder.to(memory_format=torch.channels_last_3d)
-    model.image_encoder.to(memory_format=torch.channels_last)
-    return model
-
-
-def _image_means(model: SwitchVAE, features: Tensor, count: int) -> Tensor:
-    """Image-branch means from the first ``count`` view features: (B, V, F) -> (B, K)."""
-    encoder = model.image_encoder
-    return encoder.mu_head(encoder.aggregate(features[:, :count]))
-
-
 def _embed_batch(
     model: SwitchVAE,
     batch: dict,
@@ -155,7 +140,7 @@ def _embed_batch(
         views = batch["views"][:, : max(wanted)].to(device, non_blocking=True)
         features = model.image_encoder.view_features(views)
         for count in wanted:
-            z_image = _image_means(model, features, count)
+            z_image = model.image_encoder.mean_from_features(features, count)
             if count == main:
                 out.z_image.append(z_image.float().cpu().numpy())
             if reconstruct:
@@ -184,7 +169,7 @@ def embed_split(
     reconstruct: bool = True,
     recon_view_counts: Sequence[int | str] = RECON_VIEW_COUNTS,
     num_workers: int = DEFAULT_WORKERS,
-    bf16: bool = False,
+    precision: PrecisionChoice | None = None,
     progress: bool = True,
     desc: str = "embed",
 ) -> Embeddings:
@@ -199,7 +184,8 @@ def embed_split(
         reconstruct: also decode and count overlaps (False for the SVM's train split).
         recon_view_counts: view counts (int or "all") for image-input reconstruction.
         num_workers: DataLoader worker processes.
-        bf16: run under bfloat16 autocast (faster on CPUs with AVX-512 bf16, and GPUs).
+        precision: autocast for the forward passes (see
+            :func:`switchvae.train.precision.inference_precision`); None = fp32.
         progress: show a tqdm bar.
         desc: the bar's label.
 
@@ -216,8 +202,8 @@ def embed_split(
     )  # fmt: skip
     out, counts, available = _Collector(), None, 0
     bar = tqdm(total=len(dataset), desc=desc, unit="shape", disable=not progress)
-    autocast = torch.autocast(device.type, torch.bfloat16, enabled=bf16)
-    with bar, torch.inference_mode(), autocast:
+    choice = precision or PrecisionChoice(FP32, "default")
+    with bar, torch.inference_mode(), autocast(choice, device):
         for batch in loader:
             if counts is None:
                 available = _check_inputs(model, batch)

@@ -6,7 +6,9 @@ Keys (dotted paths into the nested JSON): ``reconstruction.threshold`` (0.5);
 ``reconstruction.image.views.{1,4,all}.{mean_iou,pooled_iou,num_views}`` (a count above the
 stored views is left out); ``classification.{voxel,image}.{linear_svm,rbf_svm}.{accuracy,
 std,accuracies,C,cv_accuracy,folds}`` and ``classification.protocol``;
-``retrieval.image_to_voxel.{top1,top5,...}``; ``config``, ``data``, ``package_version``,
+``retrieval.image_to_voxel.{top1,top5,...}``; ``latents.{voxel,image}.mean_dim_std`` (the
+spread of the scored split's z_mean: mean over dimensions of the std over shapes; near 0
+means collapsed latents); ``config``, ``data``, ``package_version``,
 ``split``, ``num_test_shapes`` (the scored split's size), ``num_train_shapes``,
 ``precision``, ``timing``. A one-branch mode (``voxel_only``, ``image_only``) fills only its
 branch's keys and has no ``retrieval``. Only the train split decides anything (SVM C,
@@ -49,6 +51,7 @@ from switchvae.evaluate.embed import (
 from switchvae.evaluate.iou import RECON_THRESHOLD, summarize_iou
 from switchvae.evaluate.retrieval import TOP_K, image_to_voxel_retrieval
 from switchvae.model.switchvae import SwitchVAE
+from switchvae.train.precision import inference_precision
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,17 @@ HEADLINE_KEYS = (
     *(f"reconstruction.image.views.{n}.mean_iou" for n in RECON_VIEW_COUNTS),
     *(f"classification.{b}.{k}.accuracy" for b in ("voxel", "image") for k in CLASSIFIERS),
     *(f"retrieval.image_to_voxel.top{k}" for k in TOP_K),
+    *(f"latents.{branch}.mean_dim_std" for branch in ("voxel", "image")),
 )
+
+
+def latent_spread(test: Embeddings) -> dict[str, dict[str, float]]:
+    """``{branch: {"mean_dim_std": ...}}``: how spread the z_mean of each branch are."""
+    return {
+        branch: {"mean_dim_std": float(np.asarray(z, np.float64).std(axis=0).mean())}
+        for branch, z in (("voxel", test.z_voxel), ("image", test.z_image))
+        if z is not None
+    }
 
 
 def resolve_data_dir(run_dir: Path, data_dir: str | Path | None) -> Path:
@@ -160,13 +173,6 @@ def _open_split(data_dir: Path, split: str, num_views: int | None) -> PreparedDa
     return dataset if len(dataset) else None
 
 
-def _wants_bf16(bf16: bool | None, config: dict | None) -> bool:
-    """An explicit choice, else the run's training precision (``train.precision``)."""
-    if bf16 is not None:
-        return bf16
-    return str((config or {}).get("train", {}).get("precision", "")).startswith("bf16")
-
-
 def _embed_splits(
     model: SwitchVAE, data_dir: Path, split: str, main_views: int, options: dict, timing: dict
 ) -> tuple[Embeddings, Embeddings | None]:
@@ -215,7 +221,7 @@ def evaluate_run(
     batch_size: int = 32,
     *,
     num_workers: int = DEFAULT_WORKERS,
-    bf16: bool | None = None,
+    precision: str | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
     write: bool = True,
@@ -229,8 +235,9 @@ def evaluate_run(
         seeds: CV/solver seeds for the SVMs.
         batch_size: shapes per forward pass.
         num_workers: DataLoader workers and parallel SVM cross-validation fits.
-        bf16: bfloat16 autocast for the forward passes; None follows the run's training
-            precision (``train.precision`` in the saved config).
+        precision: ``auto``, ``32-true``, ``bf16-mixed`` or ``16-mixed`` for the forward
+            passes; None follows the run's ``train.precision``, resolved on this machine
+            (:func:`switchvae.train.precision.inference_precision`).
         device: where the model runs.
         progress: show progress bars.
         write: write ``RUN/metrics.json`` (atomically).
@@ -248,9 +255,10 @@ def evaluate_run(
     _check_compatible(model, manifest, data_dir)
     use_fast_layout(model)
     main_views = _main_view_count(config, int(manifest["num_views"]))
-    autocast = _wants_bf16(bf16, config)
+    choice = inference_precision(config, device, precision)
+    log.info("evaluating %s in %s: %s", run_dir, choice.precision, choice.reason)
     timing = {"load_s": time.perf_counter() - start}
-    options = {"batch_size": batch_size, "num_workers": num_workers, "bf16": autocast}
+    options = {"batch_size": batch_size, "num_workers": num_workers, "precision": choice}
     test, train = _embed_splits(
         model, data_dir, split, main_views, {**options, "progress": progress}, timing
     )
@@ -259,10 +267,11 @@ def evaluate_run(
         "split": split,
         "num_test_shapes": len(test.labels),
         "num_train_shapes": 0 if train is None else len(train.labels),
-        "precision": "bf16" if autocast else "fp32",
+        "precision": choice.short,
         "config": config if config is not None else {"model": asdict(model.config)},
         "data": data_summary(manifest, data_dir),
         "reconstruction": _reconstruction(test, list(manifest["classes"])),
+        "latents": latent_spread(test),
         **_scores(train, test, seeds, max(1, num_workers), timing),
     }
     metrics["timing"] = {**timing, "total_s": time.perf_counter() - start}

@@ -14,6 +14,7 @@ from switchvae.errors import ConfigError
 
 MODES = ("switch", "weighted_add", "voxel_only", "image_only")
 AGGREGATIONS = ("gru", "max")
+IMAGE_HEADS = ("pool", "flatten")
 IMAGE_CHANNELS = (1, 3)
 ALIGN_KINDS = ("mse", "cosine", "infonce")
 ALIGN_ON = ("mean", "sample")
@@ -58,6 +59,12 @@ class ModelConfig:
         image_channels: C of the rendered views, 1 (gray) or 3 (RGB).
         image_feature_dim: width of the per-view feature and of the GRU state.
         aggregation: how view features become one: ``gru`` (public code) or ``max`` (MVCNN).
+        image_head: per-view feature from the ResNet's last 512×h×w map: ``pool`` (global
+            average pool -> Linear + BN) or ``flatten`` (public code: the map, average-pooled
+            to ``image_head_grid``², flattened with its spatial layout -> Linear + BN, plus a
+            Linear after the view aggregation). Default ``pool`` (older runs have no key).
+        image_head_grid: side g of the map the ``flatten`` head sees (64² views give a 2×2
+            map, 137² views 5×5; a map of that side is used as it is).
         mode: ``switch`` (the method), ``weighted_add``, ``voxel_only`` or ``image_only``.
         p_voxel: probability that the switch picks the voxel branch (public code: 0.8).
         per_sample: draw the switch per sample instead of once per batch (public code).
@@ -71,6 +78,8 @@ class ModelConfig:
     image_channels: int = 3
     image_feature_dim: int = 1024
     aggregation: str = "gru"
+    image_head: str = "pool"
+    image_head_grid: int = 2
     mode: str = "switch"
     p_voxel: float = 0.8
     per_sample: bool = False
@@ -102,6 +111,12 @@ class ModelConfig:
             f"must be a positive integer, got {self.image_feature_dim!r}",
         )
         _require_choice(self.aggregation, AGGREGATIONS, "aggregation")
+        _require_choice(self.image_head, IMAGE_HEADS, "image_head")
+        _require(
+            _is_int(self.image_head_grid) and 1 <= self.image_head_grid <= 16,
+            "image_head_grid",
+            f"must be an integer in [1, 16], got {self.image_head_grid!r}",
+        )
         _require_choice(self.mode, MODES, "mode")
         _require_unit_interval(self.p_voxel, "p_voxel")
         _require(

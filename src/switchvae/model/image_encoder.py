@@ -1,9 +1,11 @@
 """Multi-view image encoder (branch B): shared per-view ResNet-18, view aggregation, μ / log σ².
 
-Views are folded into the batch so one CNN call handles all of them. Each view's 512 pooled
-features go through Linear + BatchNorm to ``feature_dim`` (public code: Dense 1024 + BN), then
-the V view features become one by a GRU's final state (public code) or an element-wise max
-(MVCNN, Su et al. 2015). Any number of views V >= 1 and any image size >= 32 works.
+Views are folded into the batch so one CNN call handles all of them. Each view's last
+ResNet map (512×h×w) becomes a ``feature_dim`` vector by one of two heads: ``pool`` (global
+average pool -> Linear + BN) or ``flatten`` (public code: the map flattened with its spatial
+layout -> Dense 1024 + BN). The V view features become one by a GRU's final state (public
+code) or an element-wise max (MVCNN, Su et al. 2015); the ``flatten`` head adds the public
+code's Dense after the aggregation. Any number of views V >= 1 and image size >= 32 works.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class MultiViewImageEncoder(nn.Module):
         image_channels: C, 1 (gray) or 3 (RGB).
         feature_dim: width of each view's feature and of the GRU state (public code: 1024).
         aggregation: ``gru`` or ``max``.
+        head: ``pool`` or ``flatten`` (see the module docstring).
+        head_grid: g, the side the last map is average-pooled to for the ``flatten`` head.
     """
 
     def __init__(
@@ -46,6 +50,8 @@ class MultiViewImageEncoder(nn.Module):
         image_channels: int = 3,
         feature_dim: int = 1024,
         aggregation: str = "gru",
+        head: str = "pool",
+        head_grid: int = 2,
     ) -> None:
         super().__init__()
         self.aggregation = aggregation
@@ -56,12 +62,15 @@ class MultiViewImageEncoder(nn.Module):
             "pixel_std", _channel_stats(image_channels, IMAGENET_STD_RGB), persistent=False
         )
         self.backbone = ResNet18(in_channels=image_channels)
+        grid = 1 if head == "pool" else head_grid
+        self.view_pool = nn.AdaptiveAvgPool2d(grid)
         self.view_embedding = nn.Sequential(
-            nn.Linear(FEATURE_DIM, feature_dim), nn.BatchNorm1d(feature_dim)
+            nn.Linear(FEATURE_DIM * grid * grid, feature_dim), nn.BatchNorm1d(feature_dim)
         )
         self.gru = (
             nn.GRU(feature_dim, feature_dim, batch_first=True) if aggregation == "gru" else None
         )
+        self.shape_embedding = nn.Linear(feature_dim, feature_dim) if head == "flatten" else None
         self.mu_head = nn.Sequential(nn.Linear(feature_dim, latent_dim), nn.BatchNorm1d(latent_dim))
         self.logvar_head = nn.Sequential(
             nn.Linear(feature_dim, latent_dim), nn.BatchNorm1d(latent_dim)
@@ -77,15 +86,24 @@ class MultiViewImageEncoder(nn.Module):
         images = (views.flatten(0, 1) - self.pixel_mean) / self.pixel_std
         if self._uses_channels_last():
             images = images.contiguous(memory_format=torch.channels_last)
-        features = self.view_embedding(self.backbone(images))
+        maps = self.view_pool(self.backbone.feature_map(images))  # (B·V, 512, g, g)
+        features = self.view_embedding(torch.flatten(maps, 1))
         return features.view(batch, num_views, -1)
 
     def aggregate(self, features: Tensor) -> Tensor:
-        """One feature per shape: (B, V, F) -> (B, F), GRU final state or max over views."""
-        if self.gru is None:
-            return features.amax(dim=1)
-        _, final_state = self.gru(features)
-        return final_state[-1]
+        """One feature per shape: (B, V, F) -> (B, F), GRU final state or max over views
+        (then the ``flatten`` head's Dense)."""
+        pooled = features.amax(dim=1) if self.gru is None else self.gru(features)[1][-1]
+        return pooled if self.shape_embedding is None else self.shape_embedding(pooled)
+
+    def means(self, views: Tensor, num_views: int | None = None) -> Tensor:
+        """Posterior means from the first ``num_views`` views (all when None):
+        views (B, V, C, H, W) -> (B, K). Evaluation's entry point."""
+        return self.mean_from_features(self.view_features(views), num_views)
+
+    def mean_from_features(self, features: Tensor, num_views: int | None = None) -> Tensor:
+        """Posterior means from per-view features (B, V, F), first ``num_views`` -> (B, K)."""
+        return self.mu_head(self.aggregate(features[:, :num_views]))
 
     def forward(self, views: Tensor) -> tuple[Tensor, Tensor]:
         """Encode multi-view images.

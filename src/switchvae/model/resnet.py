@@ -85,11 +85,14 @@ class ResNet18(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
 
+    def feature_map(self, x: Tensor) -> Tensor:
+        """Images (N, C, H, W) -> the last stage's map (N, 512, ⌈H/32⌉, ⌈W/32⌉)."""
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
     def forward(self, x: Tensor) -> Tensor:
         """Images (N, C, H, W) -> pooled features (N, 512), or logits (N, num_classes)."""
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        features = torch.flatten(self.avgpool(x), 1)
+        features = torch.flatten(self.avgpool(self.feature_map(x)), 1)
         return features if self.fc is None else self.fc(features)
 
 

@@ -28,12 +28,14 @@ from switchvae.train.engine import (
     train_one_epoch,
 )
 from switchvae.train.loader import EpochSampler, epoch_generator, eval_loader, train_loader
+from switchvae.train.precision import PrecisionChoice
 from switchvae.train.runlog import RunLogger
 from switchvae.train.schedule import build_scheduler
 from switchvae.train.setup import (
     Datasets,
     build_model,
     build_optimizer,
+    choose_precision,
     make_fabric,
     open_datasets,
     switch_generator,
@@ -245,9 +247,17 @@ def _loop(run: _Run, state: EpochState, progress: bool) -> None:
         _validate(run, state)
 
 
-def write_run_info(run_dir: Path, data_dir: str | Path) -> None:
-    """``RUN/run.json``: the dataset and package version, so ``evaluate RUN`` needs no --data."""
-    info = {"data_dir": str(Path(data_dir).resolve()), "package_version": __version__}
+def write_run_info(
+    run_dir: Path, data_dir: str | Path, precision: PrecisionChoice | None = None
+) -> None:
+    """``RUN/run.json``: the dataset and package version, so ``evaluate RUN`` needs no --data;
+    and the precision ``train.precision`` resolved to on this machine, with the reason."""
+    info: dict[str, Any] = {
+        "data_dir": str(Path(data_dir).resolve()),
+        "package_version": __version__,
+    }
+    if precision is not None:
+        info["precision"] = {"resolved": precision.precision, "reason": precision.reason}
     (run_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=1) + "\n")
 
 
@@ -273,7 +283,11 @@ def fit(
     run_dir = Path(run_dir)
     _check_run_dir(run_dir, resume)
     datasets = open_datasets(config, data_dir)
-    fabric = make_fabric(config)
+    precision = choose_precision(config)
+    log.info(
+        "precision %s -> %s: %s", config.train.precision, precision.precision, precision.reason
+    )
+    fabric = make_fabric(config, precision.precision)
     fabric.launch()
     run, state = _setup(fabric, config, datasets)
     run.run_dir = run_dir
@@ -282,8 +296,9 @@ def fit(
     if fabric.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / RUN_CONFIG_FILE).write_text(config_to_yaml(config))
-        write_run_info(run_dir, data_dir)
+        write_run_info(run_dir, data_dir, precision)
     run.logger = RunLogger(run_dir, fabric.is_global_zero, state.step)
+    run.logger.write({"step": state.step, "precision": precision.precision})
     start_step = state.step
     try:
         _loop(run, state, progress)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from switchvae.errors import ConfigError
+from switchvae.train.precision import PRECISIONS
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "constant", "paper")
 VIEW_MODES = ("first", "random")
-PRECISIONS = ("32-true", "bf16-mixed")
+AUGMENTATIONS = ("none", "rot90")
 ACCELERATORS = ("auto", "cpu", "gpu")
 
 
@@ -47,6 +48,8 @@ class DataConfig:
         eval_view_mode: views used in validation: ``first`` (fixed) or ``random``.
         batch_size: samples per batch *per process*; the global batch is this × processes.
         num_workers: DataLoader worker processes (0 = load in the training process).
+        augment: training augmentation: ``none`` or ``rot90`` (a random quarter turn about
+            the up axis, the grid rotated and the view ring shifted to match).
     """
 
     num_views: int = 8
@@ -54,6 +57,7 @@ class DataConfig:
     eval_view_mode: str = "first"
     batch_size: int = 8
     num_workers: int = 0
+    augment: str = "none"
 
     def __post_init__(self) -> None:
         _positive_int(self.num_views, "num_views")
@@ -62,6 +66,7 @@ class DataConfig:
         # BatchNorm layers need at least 2 samples per process in training.
         _positive_int(self.batch_size, "batch_size", minimum=2)
         _positive_int(self.num_workers, "num_workers", minimum=0)
+        _choice(self.augment, AUGMENTATIONS, "augment")
 
 
 @dataclass(frozen=True)
@@ -121,7 +126,9 @@ class TrainConfig:
         max_steps: stop after this many optimizer steps (None = run all epochs); also the
             length of the cosine schedule when set.
         seed: seeds model init, data order, view choice and the switch.
-        precision: ``32-true`` or ``bf16-mixed`` (bf16 autocast, on CPU and GPU).
+        precision: ``auto`` (bf16 autocast where bf16 is native and measured faster, else
+            fp32; see :mod:`switchvae.train.precision`), ``32-true``, ``bf16-mixed`` or
+            ``16-mixed`` (fp16 autocast with a gradient scaler, CUDA).
         channels_last: channels-last memory format for the image encoder's 2D CNN.
         sync_batchnorm: use SyncBatchNorm across processes (GPU only in PyTorch).
         log_every_steps: one JSON log line + TensorBoard scalars every this many steps.
@@ -136,7 +143,7 @@ class TrainConfig:
     epochs: int = 20
     max_steps: int | None = None
     seed: int = 0
-    precision: str = "32-true"
+    precision: str = "auto"
     channels_last: bool = False
     sync_batchnorm: bool = False
     log_every_steps: int = 10

@@ -19,8 +19,9 @@ from torch import nn
 from switchvae.config import Config
 from switchvae.data.prepared import PreparedDataset, load_prepared
 from switchvae.errors import ConfigError
-from switchvae.model.switchvae import SwitchVAE
+from switchvae.model.switchvae import SwitchVAE, use_fast_layout
 from switchvae.train.loader import mixed_seed
+from switchvae.train.precision import PrecisionChoice, resolve_precision, training_device
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,29 @@ class Datasets:
     val: PreparedDataset | None
 
 
-def make_fabric(config: Config) -> Any:
-    """Lightning Fabric for the configured accelerator, devices, nodes and precision."""
+def choose_precision(config: Config) -> PrecisionChoice:
+    """``train.precision`` resolved for the device the run will use (``auto`` decided here)."""
+    train = config.train
+    return resolve_precision(train.precision, training_device(train.accelerator))
+
+
+def make_fabric(config: Config, precision: str | None = None) -> Any:
+    """Lightning Fabric for the configured accelerator, devices, nodes and precision.
+
+    Args:
+        precision: a resolved precision (:func:`choose_precision`); None resolves it here.
+    """
     from lightning_fabric import Fabric
 
     train = config.train
+    precision = precision or choose_precision(config).precision
     processes = train.devices * train.num_nodes
     return Fabric(
         accelerator=train.accelerator,
         devices=train.devices,
         num_nodes=train.num_nodes,
         strategy="ddp" if processes > 1 else "auto",
-        precision=train.precision,
+        precision=precision,
     )
 
 
@@ -102,9 +114,7 @@ def build_model(config: Config, world_size: int) -> SwitchVAE:
     seed_everything(config.train.seed)
     model: nn.Module = SwitchVAE(config.model)
     if config.train.channels_last:
-        model.image_encoder.to(memory_format=torch.channels_last)
-        model.voxel_encoder.to(memory_format=torch.channels_last_3d)
-        model.decoder.to(memory_format=torch.channels_last_3d)
+        use_fast_layout(model)
     if config.train.sync_batchnorm and world_size > 1:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     return model
