@@ -140,6 +140,10 @@ class PreparedDataset(Dataset):
         split: "train", "val" or "test".
         view_selection: which views each sample returns (see :class:`ViewSelection`).
         train_background: RGBA data only — random light background (True) or gray 240.
+        rotate: augment each sample by a random quarter turn about the up axis, applied to
+            both inputs so they stay consistent: ``np.rot90`` of the grid in its (z, x)
+            plane and a cyclic shift of the view ring by V/4 (exact for ``ring`` cameras;
+            needs V % 4 == 0, see :func:`check_rotatable`).
     """
 
     def __init__(
@@ -148,6 +152,7 @@ class PreparedDataset(Dataset):
         split: str = "train",
         view_selection: ViewSelection | None = None,
         train_background: bool = False,
+        rotate: bool = False,
     ) -> None:
         self.root = Path(root)
         self.manifest = read_manifest(self.root)
@@ -163,6 +168,9 @@ class PreparedDataset(Dataset):
         self.labels: np.ndarray = np.load(self.root / split / LABELS_FILE)
         self._voxels: np.ndarray | None = None
         self._views: np.ndarray | None = None
+        self.rotate = rotate
+        if rotate:
+            check_rotatable(self.manifest, self.root)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -191,11 +199,19 @@ class PreparedDataset(Dataset):
     def __getitem__(self, index: int) -> Sample:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
-        picked = self.view_selection.pick(self.num_stored_views, None)
+        stored = self.num_stored_views
+        picked = self.view_selection.pick(stored, None)
+        grid = self.voxels(index)
+        if self.rotate:
+            turns = int(torch.randint(4, ()))
+            # Measured against the renderer: rot90 in the (z, x) plane by k quarter turns
+            # shows, in view i, what the original shows in view i - k·V/4.
+            grid = np.rot90(grid, turns, axes=(2, 0))
+            picked = (picked - turns * (stored // 4)) % stored
         images = self.views(index)[picked]
         images = _fill_background(images, self.train_background)
         return Sample(
-            voxels=torch.from_numpy(self.voxels(index)[None].astype(np.float32)),
+            voxels=torch.from_numpy(grid[None].astype(np.float32)),
             views=torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0),
             label=torch.tensor(int(self.labels[index]), dtype=torch.int64),
             index=index,
@@ -216,12 +232,26 @@ def _fill_background(images: np.ndarray, random_background: bool) -> np.ndarray:
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
+def check_rotatable(manifest: dict[str, Any], where: Path | str) -> None:
+    """Raise DataError unless the views form a ring whose size is a multiple of 4 (so a
+    quarter turn of the shape is a shift of the ring)."""
+    views = int(manifest["num_views"])
+    ring = manifest.get("camera", {}).get("views") == "ring"
+    if not ring or views % 4:
+        raise DataError(
+            f"{where}: rotation augmentation needs ring cameras with a multiple of 4 views "
+            f"(this dataset: {manifest.get('camera', {}).get('views', '?')} cameras, {views} "
+            "views); set data.augment=none"
+        )
+
+
 def load_prepared(
     path: str | Path,
     split: str = "train",
     num_views: int | None = None,
     view_mode: str = "first",
     train_background: bool | None = None,
+    rotate: bool = False,
 ) -> PreparedDataset:
     """Open one split of a prepared dataset.
 
@@ -231,6 +261,7 @@ def load_prepared(
         num_views: views per sample (None = all stored views).
         view_mode: "first" (fixed, for evaluation) or "random" (random subset, training).
         train_background: RGBA only; defaults to True for the train split.
+        rotate: random quarter turns about the up axis (training augmentation).
     """
     if view_mode not in ("first", "random"):
         raise DataError(f"view_mode must be 'first' or 'random', got {view_mode!r}")
@@ -239,6 +270,7 @@ def load_prepared(
         split,
         ViewSelection(num_views=num_views, mode=view_mode),
         train_background=(split == "train") if train_background is None else train_background,
+        rotate=rotate,
     )
 
 

@@ -69,7 +69,9 @@ def open_datasets(config: Config, data_dir: str | Path) -> Datasets:
     Raises:
         ConfigError: grid side, channels or view count disagree with the dataset.
     """
-    train = load_prepared(data_dir, "train", config.data.num_views, config.data.train_view_mode)
+    data = config.data
+    rotate = data.augment == "rot90"
+    train = load_prepared(data_dir, "train", data.num_views, data.train_view_mode, rotate=rotate)
     manifest = train.manifest
     if manifest["resolution"] != config.model.voxel_resolution:
         raise ConfigError(
