@@ -111,16 +111,21 @@ def main() -> None:
     parser.add_argument("--svm-seeds", type=int, default=1, help="SVM seeds per evaluation")
     parser.add_argument("--only", nargs="*", default=None, help="variant names to run")
     parser.add_argument("--set", action="append", default=[], help="extra key=value override")
+    parser.add_argument(
+        "--single-seed", nargs="*", default=[], help="variants trained with the first seed only"
+    )
     args = parser.parse_args()
+    args.max_seeds = dict.fromkeys(args.single_seed, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     variants = {k: v for k, v in STUDIES[args.study].items() if not args.only or k in args.only}
     epochs = args.epochs or load_config(args.preset, args.config).train.epochs
     print(f"study {args.study}: {len(variants)} variants x {len(args.seeds)} seeds, "
           f"{epochs} epochs each, data {args.data}", flush=True)  # fmt: skip
-    rows = {
-        name: [run_variant(name, overrides, args, seed) for seed in args.seeds]
-        for name, overrides in variants.items()
-    }
+    rows: dict[str, list[dict]] = {name: [] for name in variants}
+    for index, seed in enumerate(args.seeds):  # seed-major: every variant gets seed 0 first
+        for name, overrides in variants.items():
+            if index < args.max_seeds.get(name, len(args.seeds)):
+                rows[name].append(run_variant(name, overrides, args, seed))
     table = format_table(rows)
     recipe = args.config or f"the {args.preset} preset"
     budget = f"{epochs} epochs of {recipe}, training seeds {args.seeds}"

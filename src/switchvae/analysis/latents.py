@@ -75,8 +75,10 @@ def find_data_dir(run_dir: str | Path, data_dir: str | Path | None = None) -> Pa
 
 
 def run_view_count(config: dict | None, stored: int) -> int:
-    """Views per item the run's encoder saw (``data.num_views``), at most ``stored``."""
-    wanted = int((config or {}).get("data", {}).get("num_views", stored))
+    """Views per item for the run's image encoder (``data.eval_num_views``, else
+    ``data.num_views``), at most ``stored``."""
+    data = (config or {}).get("data", {})
+    wanted = int(data.get("eval_num_views") or data.get("num_views", stored))
     return max(1, min(wanted, stored))
 
 

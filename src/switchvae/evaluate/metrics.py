@@ -104,8 +104,10 @@ def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[SwitchV
 
 
 def _main_view_count(config: dict | None, stored: int) -> int:
-    """Views behind z_image: the run's ``data.num_views`` (at most ``stored``), else all."""
-    wanted = int((config or {}).get("data", {}).get("num_views", stored))
+    """Views behind z_image: the run's ``data.eval_num_views``, else its ``data.num_views``
+    (at most ``stored``), else all."""
+    data = (config or {}).get("data", {})
+    wanted = int(data.get("eval_num_views") or data.get("num_views", stored))
     if wanted > stored:
         log.warning("the run used %d views, the dataset stores %d: using all", wanted, stored)
     return min(wanted, stored)

@@ -50,6 +50,9 @@ class DataConfig:
         num_workers: DataLoader worker processes (0 = load in the training process).
         augment: training augmentation: ``none`` or ``rot90`` (a random quarter turn about
             the up axis, the grid rotated and the view ring shifted to match).
+        eval_num_views: views behind z_image in ``evaluate``/``encode`` (the first ones);
+            None = ``num_views``. With max aggregation a model trained on a few random views
+            can be evaluated on the whole ring.
     """
 
     num_views: int = 8
@@ -58,6 +61,7 @@ class DataConfig:
     batch_size: int = 8
     num_workers: int = 0
     augment: str = "none"
+    eval_num_views: int | None = None
 
     def __post_init__(self) -> None:
         _positive_int(self.num_views, "num_views")
@@ -67,6 +71,8 @@ class DataConfig:
         _positive_int(self.batch_size, "batch_size", minimum=2)
         _positive_int(self.num_workers, "num_workers", minimum=0)
         _choice(self.augment, AUGMENTATIONS, "augment")
+        if self.eval_num_views is not None:
+            _positive_int(self.eval_num_views, "eval_num_views")
 
 
 @dataclass(frozen=True)
