@@ -2,12 +2,137 @@
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from switchvae.errors import ConfigError
+from switchvae.data.output_dir import work_dir
+from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from switchvae.data.prepared import load_prepared
+from switchvae.data.shard import merge_shards
+from switchvae.errors import ConfigError, DataError
+
+SETTINGS = PrepareSettings(resolution=8, num_views=2, image_size=16)
+
+
+@dataclass(frozen=True)
+class BoxSource:
+    """Item k: a box of size 1 + k % 8; an item listed in ``bad`` raises its exception."""
+
+    count: int = 6
+    bad: tuple[tuple[int, Exception], ...] = ()
+    name: str = "boxes"
+
+    def classes(self) -> list[str]:
+        return ["even", "odd"]
+
+    def items(self) -> list[ItemSpec]:
+        splits = ["train", "train", "test"]
+        return [ItemSpec(f"box_{k}", k % 2, splits[k % 3], k) for k in range(self.count)]
+
+    def channels(self, settings: PrepareSettings) -> int:
+        return 1
+
+    def build(self, item: ItemSpec, settings: PrepareSettings):
+        k = item.payload
+        for index, error in self.bad:
+            if index == k:
+                raise error
+        d, s = settings.resolution, settings.image_size
+        grid = np.zeros((d, d, d), bool)
+        grid[: 1 + k % d, :2, :2] = True
+        return grid, np.full((settings.num_views, s, s, 1), k, np.uint8)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "count": self.count, "bad": [k for k, _ in self.bad]}
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes (to prove nothing was touched)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+# --- item 1: never remove a folder the package did not make ------------------------------
+
+
+def test_a_user_folder_named_like_the_work_folder_is_kept(tmp_path: Path):
+    user = tmp_path / "d.partial"
+    user.mkdir()
+    (user / "thesis.tex").write_text("x")
+    with pytest.raises(DataError, match=r"d\.partial exists and was not made by switchvae"):
+        prepare_dataset(BoxSource(), tmp_path / "d", SETTINGS, progress=False)
+    assert (user / "thesis.tex").read_text() == "x"
+    assert not (tmp_path / "d").exists()
+
+
+def test_overwrite_never_touches_a_user_folder_named_old(tmp_path: Path):
+    out = tmp_path / "d"
+    prepare_dataset(BoxSource(count=4), out, SETTINGS, progress=False)
+    user = tmp_path / "d.old"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    prepare_dataset(BoxSource(count=6), out, SETTINGS, overwrite=True, progress=False)
+    assert (user / "notes.txt").read_text() == "mine"
+    assert len(load_prepared(out, "train")) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "d.old"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json",
+        "skipped.jsonl",
+        "test",
+        "train",
+        "val",
+    ]
+
+
+def test_an_own_work_folder_of_other_settings_is_still_discarded(tmp_path: Path):
+    work = tmp_path / "d.partial"
+    work.mkdir()
+    (work / "plan.json").write_text(json.dumps({"fingerprint": "older plan"}))
+    (work / "leftover.npy").write_bytes(b"old")
+    prepare_dataset(BoxSource(), tmp_path / "d", SETTINGS, progress=False)
+    assert not work.exists() and len(load_prepared(tmp_path / "d", "test")) == 2
+
+
+def test_merge_keeps_a_user_folder_named_like_its_work_folder(tmp_path: Path):
+    shards = []
+    for index in range(2):
+        shard = tmp_path / f"s{index}"
+        prepare_dataset(BoxSource(), shard, SETTINGS, progress=False, shard=(index, 2))
+        shards.append(shard)
+    user = tmp_path / "m.merging"
+    user.mkdir()
+    (user / "keep.txt").write_text("k")
+    with pytest.raises(DataError, match="not made by switchvae"):
+        merge_shards(shards, tmp_path / "m", progress=False)
+    assert (user / "keep.txt").read_text() == "k"
+    user.joinpath("keep.txt").unlink()
+    user.rmdir()
+    merge_shards(shards, tmp_path / "m", progress=False)
+    assert not user.exists() and not (tmp_path / "m" / ".switchvae.lock").exists()
+
+
+# --- item 9: one writer per output --------------------------------------------------------
+
+
+def test_a_second_prepare_into_the_same_out_stops_with_one_line(tmp_path: Path):
+    out = tmp_path / "d"
+    with work_dir(out, ".partial", "prepare") as work:
+        (work / "in-progress").write_text("")
+        with pytest.raises(DataError, match=f"another prepare is writing {out}"):
+            prepare_dataset(BoxSource(), out, SETTINGS, progress=False)
+        assert (work / "in-progress").exists()
+
+
+def test_a_published_dataset_holds_no_bookkeeping(tmp_path: Path):
+    out = tmp_path / "d"
+    prepare_dataset(BoxSource(), out, SETTINGS, progress=False)
+    names = {p.name for p in out.iterdir()}
+    assert names == {"manifest.json", "skipped.jsonl", "train", "val", "test"}
+    assert sorted(os.listdir(tmp_path)) == ["d"]
 
 
 # --- item 10: one-line messages, no silent nonsense values ------------------------------
@@ -32,3 +157,36 @@ def test_zero_seeds_are_refused():
     y = np.arange(8) % 2
     with pytest.raises(ConfigError, match="seeds must be at least 1"):
         classify_latents(z, y, z, y, "linear_svm", seeds=0)
+
+
+# --- item 4: one bad file is skipped, the run goes on ------------------------------------
+
+
+def test_an_item_that_fails_to_decode_is_skipped(tmp_path: Path):
+    surrogate = UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
+    source = BoxSource(bad=((1, OverflowError("int too large to convert")), (3, surrogate)))
+    result = prepare_dataset(source, tmp_path / "d", SETTINGS, progress=False)
+    assert result.skipped == 2 and result.split_sizes["train"] == 2
+    lines = (tmp_path / "d" / "skipped.jsonl").read_text().splitlines()
+    reasons = {json.loads(line)["item_id"]: json.loads(line)["reason"] for line in lines}
+    assert reasons["box_1"].startswith("OverflowError") and "box_3" in reasons
+
+
+def test_a_file_name_that_is_not_utf8_is_prepared_under_an_escaped_id(tmp_path: Path):
+    from switchvae.data.sources.mesh_folder import MeshFolderSource
+
+    folder = tmp_path / "meshes" / "box"
+    folder.mkdir(parents=True)
+    for name in (b"a.off", b"b.off", b"odd\xff.off"):
+        (folder / os.fsdecode(name)).write_text(CUBE_OFF)
+    source = MeshFolderSource(tmp_path / "meshes", val_fraction=0.0, test_fraction=0.0)
+    prepare_dataset(source, tmp_path / "d", SETTINGS, progress=False)
+    ids = load_prepared(tmp_path / "d", "train").ids
+    assert sorted(ids) == ["box/a.off", "box/b.off", "box/odd\\xff.off"]
+
+
+CUBE_OFF = (
+    "OFF\n8 6 0\n"
+    + "".join(f"{x} {y} {z}\n" for x in (0, 1) for y in (0, 1) for z in (0, 1))
+    + "4 0 1 3 2\n4 4 6 7 5\n4 0 4 5 1\n4 2 3 7 6\n4 0 2 6 4\n4 1 5 7 3\n"
+)

@@ -6,7 +6,7 @@ the :class:`PrepareSettings`; ``switchvae.data.prepare`` does everything else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -62,6 +62,26 @@ class ItemSpec:
     label: int
     split: str
     payload: Any = None
+
+
+def _escaped(text: str) -> str:
+    """``text`` with lone surrogates (undecodable file-name bytes) as ``\\xNN`` escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def printable_ids(items: list[ItemSpec]) -> list[ItemSpec]:
+    """The items, ids that hold undecodable file-name bytes written with ``\\xNN`` escapes.
+
+    A file name that is not valid UTF-8 reaches Python with lone surrogates, which cannot
+    be written to JSON or hashed as UTF-8; the payload keeps the real name, so the file is
+    still read.
+    """
+    return [
+        item
+        if _escaped(item.item_id) == item.item_id
+        else replace(item, item_id=_escaped(item.item_id))
+        for item in items
+    ]
 
 
 class Source(Protocol):
