@@ -190,3 +190,70 @@ CUBE_OFF = (
     + "".join(f"{x} {y} {z}\n" for x in (0, 1) for y in (0, 1) for z in (0, 1))
     + "4 0 1 3 2\n4 4 6 7 5\n4 0 4 5 1\n4 2 3 7 6\n4 0 2 6 4\n4 1 5 7 3\n"
 )
+
+
+# --- item 2: fit writes only into a run of its own ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def boxes32(tmp_path_factory) -> Path:
+    """A tiny dataset the tiny preset can train on (32³ grids, 2 gray views of 32²)."""
+    out = tmp_path_factory.mktemp("boxes32") / "data"
+    settings = PrepareSettings(resolution=32, num_views=2, image_size=32)
+    prepare_dataset(BoxSource(count=9), out, settings, progress=False)
+    return out
+
+
+def _tiny():
+    from switchvae.config import load_config
+
+    return load_config("tiny", overrides=["train.epochs=1"])
+
+
+def test_fit_refuses_a_folder_of_user_files_and_leaves_it_alone(tmp_path: Path, boxes32: Path):
+    from switchvae.train.fit import fit
+
+    user = tmp_path / "u"
+    user.mkdir()
+    (user / "config.yaml").write_text("mine\n")
+    (user / "log.jsonl").write_text("note\n")
+    before = snapshot(user)
+    with pytest.raises(ConfigError, match="is not a switchvae run"):
+        fit(_tiny(), boxes32, user, progress=False)
+    assert snapshot(user) == before
+
+
+@pytest.mark.parametrize("where", ["dataset", "inside"])
+def test_fit_refuses_to_write_into_the_dataset(boxes32: Path, where: str):
+    from switchvae.train.fit import fit
+
+    before = snapshot(boxes32)
+    out = boxes32 if where == "dataset" else boxes32 / "train" / "run"
+    with pytest.raises(ConfigError, match="dataset"):
+        fit(_tiny(), boxes32, out, progress=False)
+    assert snapshot(boxes32) == before
+    assert out == boxes32 or not out.exists()
+
+
+def test_fit_accepts_an_empty_folder_or_its_own_run(tmp_path: Path):
+    from switchvae.train.rundir import check_run_dir
+
+    (tmp_path / "empty").mkdir()
+    check_run_dir(tmp_path / "empty", tmp_path / "data", resume=False)
+    check_run_dir(tmp_path / "new", tmp_path / "data", resume=False)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"data_dir": "x", "package_version": "0"}))
+    (run / "config.yaml").write_text("model: {}\n")
+    check_run_dir(run, tmp_path / "data", resume=False)
+
+
+def test_a_second_fit_into_the_same_run_stops(tmp_path: Path, boxes32: Path):
+    from switchvae.locks import hold_lock
+    from switchvae.train.fit import fit
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with hold_lock(run, "fit"), pytest.raises(DataError, match=f"another fit is writing {run}"):
+        fit(_tiny(), boxes32, run, progress=False)
+    assert [p.name for p in run.iterdir()] == [".switchvae.lock"]
