@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -257,3 +258,44 @@ def test_a_second_fit_into_the_same_run_stops(tmp_path: Path, boxes32: Path):
     with hold_lock(run, "fit"), pytest.raises(DataError, match=f"another fit is writing {run}"):
         fit(_tiny(), boxes32, run, progress=False)
     assert [p.name for p in run.iterdir()] == [".switchvae.lock"]
+
+
+# --- item 3: a full disk is an error with a message, and the work stays resumable ---------
+
+
+def test_prepare_refuses_up_front_when_the_disk_is_too_small(small_disk):
+    disk = small_disk("1m")
+    with pytest.raises(DataError, match="not enough free space"):
+        prepare_dataset(BoxSource(count=40), disk / "d", BIG_VIEWS, progress=False)
+    assert list(disk.iterdir()) == []
+
+
+def test_allocation_on_a_full_disk_raises_instead_of_crashing(small_disk):
+    from switchvae.data.allocate import allocate_arrays
+
+    disk = small_disk("1m")
+    items = BoxSource(count=40).items()
+    with pytest.raises(OSError) as info:
+        allocate_arrays(disk / "w", items, BIG_VIEWS, 1)
+    assert info.value.errno == errno.ENOSPC
+
+
+def test_disk_full_while_finishing_then_resume_gives_the_same_dataset(small_disk, tmp_path):
+    from conftest import resize_disk
+
+    source = BoxSource(count=24, bad=((4, DataError("bad on purpose")),))
+    reference = prepare_dataset(source, tmp_path / "reference", BIG_VIEWS, progress=False).path
+    disk = small_disk("4500k")  # the arrays fit; compacting the skipped item away does not
+    with pytest.raises(DataError, match=r"no space left on the device while writing .*d\.partial"):
+        prepare_dataset(source, disk / "d", BIG_VIEWS, progress=False)
+    assert (disk / "d.partial" / "plan.json").is_file()
+    resize_disk(disk, "16m")
+    prepare_dataset(source, disk / "d", BIG_VIEWS, progress=False)
+    for split in ("train", "test"):
+        a, b = load_prepared(reference, split), load_prepared(disk / "d", split)
+        assert a.ids == b.ids
+        for k in range(len(a)):
+            np.testing.assert_array_equal(a.views(k), b.views(k))
+
+
+BIG_VIEWS = PrepareSettings(resolution=8, num_views=8, image_size=128)
