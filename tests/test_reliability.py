@@ -299,3 +299,65 @@ def test_disk_full_while_finishing_then_resume_gives_the_same_dataset(small_disk
 
 
 BIG_VIEWS = PrepareSettings(resolution=8, num_views=8, image_size=128)
+
+
+# --- items 4 and 5: hostile headers are refused before memory is spent ------------------
+
+
+@pytest.mark.parametrize("dims", ["99999999999999999999999 1 1", "1024 1024 1024"])
+def test_binvox_with_a_huge_grid_is_refused(tmp_path: Path, dims: str):
+    from switchvae.data.binvox import read_binvox
+
+    path = tmp_path / "huge.binvox"
+    path.write_bytes(
+        f"#binvox 1\ndim {dims}\ntranslate 0 0 0\nscale 1\ndata\n".encode() + b"\x00\xff"
+    )
+    with pytest.raises(DataError, match="larger than the 512³"):
+        read_binvox(path)
+
+
+def _npz_member(array: np.ndarray, shape: tuple[int, ...]) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    header = {"descr": array.dtype.str, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buffer, header)
+    buffer.write(array.tobytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("compression", ["stored", "deflated"])
+@pytest.mark.parametrize("member", ["X_train", "y_train"])
+def test_npz_whose_header_claims_more_rows_than_stored_is_refused(tmp_path, compression, member):
+    import zipfile
+
+    from switchvae.data.sources.voxel_arrays import VoxelArraySource
+
+    grids, labels = np.ones((4, 8, 8, 8), np.uint8), np.arange(4) % 2
+    shapes = {"X_train": grids.shape, "y_train": labels.shape}
+    shapes[member] = (10**9, *shapes[member][1:])
+    path = tmp_path / "lying.npz"
+    kind = zipfile.ZIP_STORED if compression == "stored" else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w", kind) as archive:
+        archive.writestr("X_train.npy", _npz_member(grids, shapes["X_train"]))
+        archive.writestr("y_train.npy", _npz_member(labels, shapes["y_train"]))
+    with pytest.raises(DataError, match=f"'{member}': its header claims shape"):
+        VoxelArraySource(path).items()
+
+
+def test_a_huge_label_without_class_names_is_refused(tmp_path: Path):
+    from switchvae.data.sources.voxel_arrays import VoxelArraySource
+
+    path = tmp_path / "labels.npz"
+    grids = np.ones((3, 8, 8, 8), np.uint8)
+    np.savez(path, X_train=grids, y_train=np.array([0, 1, 10**9]))
+    with pytest.raises(DataError, match="label 1000000000 would make"):
+        VoxelArraySource(path).classes()
+
+
+def test_voxel_arrays_larger_than_the_limit_are_refused():
+    from switchvae.data.sources.arrays_layout import grid_side
+
+    assert grid_side((2, 512, 512, 512), "x") == 512
+    with pytest.raises(DataError, match="larger than the 512³"):
+        grid_side((2, 1, 1024, 1024, 1024), "x")

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from switchvae.errors import DataError
+from switchvae.limits import MAX_IMAGE_SIZE, MAX_VIEWS
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,19 @@ class PrepareSettings:
     def __post_init__(self) -> None:
         checks = {
             "resolution": self.resolution >= 8 and self.resolution % 8 == 0,
-            "num_views": self.num_views >= 1,
-            "image_size": self.image_size >= 16,
+            "num_views": 1 <= self.num_views <= MAX_VIEWS,
+            "image_size": 16 <= self.image_size <= MAX_IMAGE_SIZE,
             "views": self.views in ("ring", "random"),
             "backend": self.backend in ("auto", "embree", "torch"),
         }
         for name, ok in checks.items():
             if not ok:
                 value = getattr(self, name)
-                raise DataError(f"invalid prepare setting {name}={value!r}")
+                limit = {
+                    "num_views": f" (1..{MAX_VIEWS})",
+                    "image_size": f" (16..{MAX_IMAGE_SIZE})",
+                }
+                raise DataError(f"invalid prepare setting {name}={value!r}{limit.get(name, '')}")
         if self.resolution > 256:
             raise DataError(f"invalid prepare setting resolution={self.resolution} (max 256)")
 
