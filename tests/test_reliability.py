@@ -361,3 +361,58 @@ def test_voxel_arrays_larger_than_the_limit_are_refused():
     assert grid_side((2, 512, 512, 512), "x") == 512
     with pytest.raises(DataError, match="larger than the 512³"):
         grid_side((2, 1, 1024, 1024, 1024), "x")
+
+
+# --- item 6: a tampered dataset is refused when opened, naming the file -----------------
+
+
+def _tamper(root: Path, how: str) -> str:
+    """Damage a copy of a prepared dataset; return the file name the error must name."""
+    manifest_path = root / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    if how == "truncated views":
+        path = root / "train" / "views.npy"
+        path.write_bytes(path.read_bytes()[:-100])
+        return "views.npy"
+    if how == "no resolution":
+        del manifest["resolution"]
+    elif how == "ids longer than arrays":
+        manifest["splits"]["train"]["ids"].append("extra")
+        manifest["splits"]["train"]["size"] += 1
+    elif how == "ids and size disagree":
+        manifest["splits"]["train"]["ids"].append("extra")
+    elif how == "object labels":
+        np.save(root / "train" / "labels.npy", np.array([1, "a", None, 2], dtype=object))
+        return "labels.npy"
+    elif how == "label out of range":
+        np.save(root / "train" / "labels.npy", np.array([0, 1, 7, 1]))
+        return "labels.npy"
+    elif how == "manifest is a list":
+        manifest = [manifest]
+    manifest_path.write_text(json.dumps(manifest))
+    return "voxels.npy" if how == "ids longer than arrays" else "manifest.json"
+
+
+TAMPERING = [
+    "truncated views",
+    "no resolution",
+    "ids longer than arrays",
+    "ids and size disagree",
+    "object labels",
+    "label out of range",
+    "manifest is a list",
+]
+
+
+@pytest.mark.parametrize("how", TAMPERING)
+def test_a_tampered_dataset_is_refused_naming_the_file(tmp_path: Path, how: str):
+    import shutil
+
+    clean = tmp_path / "clean"
+    prepare_dataset(BoxSource(), clean, SETTINGS, progress=False)
+    assert len(load_prepared(clean, "train")) == 4
+    shutil.copytree(clean, tmp_path / "d")
+    named = _tamper(tmp_path / "d", how)
+    with pytest.raises(DataError, match=named.replace(".", r"\.")) as info:
+        load_prepared(tmp_path / "d", "train")
+    assert len(str(info.value).splitlines()) == 1
