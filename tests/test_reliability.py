@@ -416,3 +416,40 @@ def test_a_tampered_dataset_is_refused_naming_the_file(tmp_path: Path, how: str)
     with pytest.raises(DataError, match=named.replace(".", r"\.")) as info:
         load_prepared(tmp_path / "d", "train")
     assert len(str(info.value).splitlines()) == 1
+
+
+# --- item 7: config files are mappings of plain values ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- 1\n- 2\n", "expected a mapping of sections .* got a list"),
+        ("train:\n  epochs: ${oc.env:HOME}\n", r"train\.epochs: .* is an interpolation"),
+        ("data:\n  num_views: ${train.epochs}\n", r"data\.num_views: .* is an interpolation"),
+        ("train: [1, 2]\n", "train must be a mapping of keys"),
+        ("trian:\n  epochs: 2\n", "unknown section 'trian'"),
+    ],
+)
+def test_a_bad_config_file_is_one_clear_line(tmp_path: Path, text: str, message: str):
+    from switchvae.config import load_config, read_config_file
+
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    for load in (lambda: load_config("tiny", path), lambda: read_config_file(path)):
+        with pytest.raises(ConfigError, match=message) as info:
+            load()
+        assert len(str(info.value).splitlines()) == 1
+
+
+def test_interpolation_is_refused_in_overrides_and_saved_configs(monkeypatch):
+    from switchvae.config import config_from_dict, config_to_dict, load_config, tiny_preset
+
+    monkeypatch.setenv("SWITCHVAE_SECRET", "hunter2")
+    with pytest.raises(ConfigError, match="interpolation"):
+        load_config("tiny", overrides=["train.precision=${oc.env:SWITCHVAE_SECRET}"])
+    saved = config_to_dict(tiny_preset())
+    saved["train"]["precision"] = "${oc.env:SWITCHVAE_SECRET}"
+    with pytest.raises(ConfigError, match="interpolation") as info:
+        config_from_dict(saved)
+    assert "hunter2" not in str(info.value)
