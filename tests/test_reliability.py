@@ -453,3 +453,44 @@ def test_interpolation_is_refused_in_overrides_and_saved_configs(monkeypatch):
     with pytest.raises(ConfigError, match="interpolation") as info:
         config_from_dict(saved)
     assert "hunter2" not in str(info.value)
+
+
+# --- item 8: options that used to end in a traceback ------------------------------------
+
+
+@pytest.mark.parametrize("out", [".", "..", "./"])
+def test_prepare_refuses_the_current_folder_as_out(tmp_path: Path, monkeypatch, out: str):
+    here = tmp_path / "empty"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with pytest.raises(DataError, match="name a new folder"):
+        prepare_dataset(BoxSource(), out, SETTINGS, progress=False)
+    assert sorted(os.listdir(tmp_path)) == ["empty"] and not os.listdir(here)
+
+
+def test_a_cuda_device_that_is_not_there_is_a_clear_error():
+    import torch
+
+    from switchvae.cli_args import parse_device
+
+    missing = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda:0"
+    with pytest.raises(ConfigError, match=f"--device {missing}"):
+        parse_device(missing)
+    assert parse_device("cpu").type == "cpu"
+
+
+def test_interpolation_steps_are_bounded():
+    import argparse
+
+    import torch
+
+    from switchvae.analysis.interpolate import lerp_latents
+    from switchvae.cli_args import int_up_to
+    from switchvae.limits import MAX_SERIES_STEPS
+
+    z = torch.zeros(4)
+    assert lerp_latents(z, z, MAX_SERIES_STEPS).shape == (MAX_SERIES_STEPS, 4)
+    with pytest.raises(ConfigError, match="steps"):
+        lerp_latents(z, z, 100_000_000)
+    with pytest.raises(argparse.ArgumentTypeError, match="at most"):
+        int_up_to(MAX_SERIES_STEPS)("100000000")

@@ -17,5 +17,5 @@ MAX_IMAGE_SIZE = 1024
 MAX_CLASSES = 10_000
 """Most classes a voxel archive may imply through its largest label when it names none."""
 
-MAX_SERIES_STEPS = 256
+MAX_SERIES_STEPS = 64
 """Most shapes one figure decodes (``interpolate --steps``, ``reconstruct --count``)."""
