@@ -43,7 +43,8 @@ def lerp_latents(z_a: Tensor, z_b: Tensor, steps: int) -> Tensor:
     """Evenly spaced points from z_a to z_b, both ends included: (K,), (K,) -> (steps, K)."""
     if not MIN_STEPS <= steps <= MAX_SERIES_STEPS:
         raise ConfigError(
-            f"interpolation takes {MIN_STEPS} to {MAX_SERIES_STEPS} steps, got {steps}"
+            f"interpolation needs at least {MIN_STEPS} and at most {MAX_SERIES_STEPS} steps, "
+            f"got {steps}"
         )
     if z_a.shape != z_b.shape or z_a.dim() != 1:
         raise ConfigError(f"latents must both be (K,), got {tuple(z_a.shape)}, {tuple(z_b.shape)}")
