@@ -5,57 +5,16 @@ from __future__ import annotations
 import errno
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from switchvae.data.output_dir import work_dir
-from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from reliability_support import CUBE_OFF, SETTINGS, BoxSource, snapshot
+from switchvae.data.prepare import PrepareSettings, prepare_dataset
 from switchvae.data.prepared import load_prepared
 from switchvae.data.shard import merge_shards
 from switchvae.errors import ConfigError, DataError
-
-SETTINGS = PrepareSettings(resolution=8, num_views=2, image_size=16)
-
-
-@dataclass(frozen=True)
-class BoxSource:
-    """Item k: a box of size 1 + k % 8; an item listed in ``bad`` raises its exception."""
-
-    count: int = 6
-    bad: tuple[tuple[int, Exception], ...] = ()
-    name: str = "boxes"
-
-    def classes(self) -> list[str]:
-        return ["even", "odd"]
-
-    def items(self) -> list[ItemSpec]:
-        splits = ["train", "train", "test"]
-        return [ItemSpec(f"box_{k}", k % 2, splits[k % 3], k) for k in range(self.count)]
-
-    def channels(self, settings: PrepareSettings) -> int:
-        return 1
-
-    def build(self, item: ItemSpec, settings: PrepareSettings):
-        k = item.payload
-        for index, error in self.bad:
-            if index == k:
-                raise error
-        d, s = settings.resolution, settings.image_size
-        grid = np.zeros((d, d, d), bool)
-        grid[: 1 + k % d, :2, :2] = True
-        return grid, np.full((settings.num_views, s, s, 1), k, np.uint8)
-
-    def describe(self) -> dict:
-        return {"name": self.name, "count": self.count, "bad": [k for k, _ in self.bad]}
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` with its bytes (to prove nothing was touched)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
 
 # --- item 1: never remove a folder the package did not make ------------------------------
 
@@ -120,6 +79,8 @@ def test_merge_keeps_a_user_folder_named_like_its_work_folder(tmp_path: Path):
 
 
 def test_a_second_prepare_into_the_same_out_stops_with_one_line(tmp_path: Path):
+    from switchvae.data.output_dir import work_dir
+
     out = tmp_path / "d"
     with work_dir(out, ".partial", "prepare") as work:
         (work / "in-progress").write_text("")
@@ -184,13 +145,6 @@ def test_a_file_name_that_is_not_utf8_is_prepared_under_an_escaped_id(tmp_path: 
     prepare_dataset(source, tmp_path / "d", SETTINGS, progress=False)
     ids = load_prepared(tmp_path / "d", "train").ids
     assert sorted(ids) == ["box/a.off", "box/b.off", "box/odd\\xff.off"]
-
-
-CUBE_OFF = (
-    "OFF\n8 6 0\n"
-    + "".join(f"{x} {y} {z}\n" for x in (0, 1) for y in (0, 1) for z in (0, 1))
-    + "4 0 1 3 2\n4 4 6 7 5\n4 0 4 5 1\n4 2 3 7 6\n4 0 2 6 4\n4 1 5 7 3\n"
-)
 
 
 # --- item 2: fit writes only into a run of its own ---------------------------------------
