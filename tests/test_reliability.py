@@ -448,3 +448,9 @@ def test_interpolation_steps_are_bounded():
         lerp_latents(z, z, 100_000_000)
     with pytest.raises(argparse.ArgumentTypeError, match="at most"):
         int_up_to(MAX_SERIES_STEPS)("100000000")
+
+
+@pytest.mark.parametrize(("field", "value"), [("num_views", 100_000), ("image_size", 4096)])
+def test_view_count_and_size_are_bounded(field: str, value: int):
+    with pytest.raises(DataError, match=f"{field}={value} "):
+        PrepareSettings(**{field: value})
