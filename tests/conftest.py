@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,34 @@ def modelnet_root() -> Path:
 def modelnet_meshes(modelnet_root: Path) -> list[Path]:
     """All fixture OFF files, sorted."""
     return sorted(modelnet_root.rglob("*.off"))
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A factory mounting a small tmpfs (e.g. ``small_disk("1m")``) to simulate a full disk.
+
+    Needs root and a kernel that lets this process mount; the test is skipped (with the
+    reason) otherwise. Everything mounted is unmounted afterwards.
+    """
+    mounted: list[Path] = []
+
+    def mount(size: str, name: str = "disk") -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("a full disk is simulated with a small tmpfs, which needs root")
+        path = tmp_path / name
+        path.mkdir()
+        command = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs here: {result.stderr.strip()}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def resize_disk(path: Path, size: str) -> None:
+    """Grow or shrink a tmpfs mounted by ``small_disk``."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], check=True)

@@ -152,6 +152,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(message: str) -> int:
+    """Print the first line of an error message on stderr; the rest only with --verbose."""
+    first, *detail = message.strip().splitlines() or ["unknown error"]
+    print(f"switchvae: error: {first}", file=sys.stderr)
+    if detail:
+        log.debug("details:\n%s", "\n".join(detail))
+    return EXIT_USAGE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="switchvae",
@@ -227,12 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except SwitchVAEError as err:
-        print(f"switchvae: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return _report(str(err))
     except OSError as err:
         where = f" ({err.filename})" if getattr(err, "filename", None) else ""
-        print(f"switchvae: error: {err.strerror or err}{where}", file=sys.stderr)
-        return EXIT_USAGE
+        return _report(f"{err.strerror or err}{where}")
     except KeyboardInterrupt:
         print("switchvae: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

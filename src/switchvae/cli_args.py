@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 
 def positive_int(text: str) -> int:
@@ -14,6 +15,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def int_up_to(high: int) -> Callable[[str], int]:
+    """argparse type: an integer in 1..high (a bound against runaway memory)."""
+
+    def parse(text: str) -> int:
+        value = positive_int(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"expected at most {high}, got {value}")
+        return value
+
+    parse.__name__ = f"integer 1..{high}"  # argparse names the type in its messages
+    return parse
 
 
 def non_negative_int(text: str) -> int:
@@ -36,6 +50,13 @@ def parse_device(name: str):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as err:
-        raise ConfigError(f"--device: {err}") from None
+        raise ConfigError(f"--device: {str(err).splitlines()[0]}") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"--device {name}: no CUDA GPU is available here; use --device cpu")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"--device {name}: there are only {count} CUDA GPU(s) here")
+    return device

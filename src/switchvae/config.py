@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from switchvae.errors import ConfigError
@@ -156,18 +156,65 @@ def _parse_overrides(overrides: Sequence[str]) -> Any:
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r}: expected key=value, e.g. model.latent_dim=64")
     try:
-        return OmegaConf.from_dotlist(list(overrides))
+        node = OmegaConf.from_dotlist(list(overrides))
     except OmegaConfBaseException as err:
         raise _omegaconf_error(err, "--set overrides") from None
+    _refuse_interpolation(node, "--set overrides")
+    return node
+
+
+def _leaves(values: Any, prefix: str = "") -> Any:
+    """(dotted key, value) of every leaf of nested dicts and lists."""
+    if isinstance(values, dict):
+        for key, value in values.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    elif isinstance(values, list):
+        for index, value in enumerate(values):
+            yield from _leaves(value, f"{prefix}{index}.")
+    else:
+        yield prefix.rstrip("."), values
+
+
+def _refuse_interpolation(node: Any, where: str) -> None:
+    """ConfigError if a value is an interpolation such as ``${oc.env:HOME}``.
+
+    Interpolation is off for user input: it would resolve at load time (a resolver can
+    read any environment variable) and copy the result into the run's saved config and
+    its checkpoints. Values are written as they are meant.
+    """
+    for key, value in _leaves(OmegaConf.to_container(node, resolve=False)):
+        if isinstance(value, str) and "${" in value:
+            raise ConfigError(
+                f"{key}: {value!r} is an interpolation, which is not allowed (in {where}); "
+                "write the value itself"
+            )
 
 
 def _read_yaml(path: Path) -> Any:
+    """A user's YAML file as a DictConfig: a mapping of sections, no interpolation."""
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        return OmegaConf.load(path)
+        node = OmegaConf.load(path)
     except Exception as err:  # yaml.YAMLError and OmegaConf errors have no common base
-        raise ConfigError(f"config file {path}: not valid YAML ({err})") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"config file {path}: not valid YAML ({reason})") from None
+    if not isinstance(node, DictConfig):
+        kind = "a list" if OmegaConf.is_list(node) else type(node).__name__
+        raise ConfigError(
+            f"config file {path}: expected a mapping of sections ({', '.join(SECTIONS)}) "
+            f"at the top level, got {kind}"
+        )
+    for name, section in OmegaConf.to_container(node, resolve=False).items():
+        if name not in SECTIONS:
+            known = ", ".join(SECTIONS)
+            raise ConfigError(f"config file {path}: unknown section {name!r} (sections: {known})")
+        if section is not None and not isinstance(section, dict):
+            raise ConfigError(
+                f"config file {path}: {name} must be a mapping of keys, e.g. '{name}: {{key: value}}'"
+            )
+    _refuse_interpolation(node, f"config file {path}")
+    return node
 
 
 def load_config(
@@ -217,7 +264,9 @@ def config_from_dict(values: dict[str, Any]) -> Config:
     merged = OmegaConf.structured(Config())
     OmegaConf.set_readonly(merged, False)
     try:
-        merged = OmegaConf.merge(merged, OmegaConf.create(values))
+        saved = OmegaConf.create(values)
+        _refuse_interpolation(saved, "saved config")
+        merged = OmegaConf.merge(merged, saved)
     except OmegaConfBaseException as err:
         raise _omegaconf_error(err, "saved config") from None
     return _as_sections(merged)

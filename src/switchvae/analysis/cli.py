@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from switchvae.cli_args import parse_device, positive_int
+from switchvae.cli_args import int_up_to, parse_device, positive_int
+from switchvae.limits import MAX_SERIES_STEPS
 
 SOURCES = ("voxels", "views")  # as switchvae.analysis.latents.SOURCES (not imported: cheap --help)
 
@@ -110,7 +111,9 @@ def add_analysis_parsers(commands: argparse._SubParsersAction) -> None:
 
     reconstruct = commands.add_parser("reconstruct", help="figure: inputs and reconstructions")
     _add_run_arguments(reconstruct)
-    reconstruct.add_argument("--count", type=positive_int, default=8, help="items shown")
+    reconstruct.add_argument(
+        "--count", type=int_up_to(MAX_SERIES_STEPS), default=8, help="items shown"
+    )
     reconstruct.add_argument("--out", type=Path, default=None, help="PNG to write")
     reconstruct.set_defaults(func=cmd_reconstruct)
 
@@ -120,7 +123,10 @@ def add_analysis_parsers(commands: argparse._SubParsersAction) -> None:
         interpolate.add_argument(
             f"--{name}", required=True, metavar="ID_OR_INDEX", help="item id or index"
         )
-    interpolate.add_argument("--steps", type=positive_int, default=8, help="points, ends included")
+    interpolate.add_argument(
+        "--steps", type=int_up_to(MAX_SERIES_STEPS), default=8,
+        help=f"points, ends included (2..{MAX_SERIES_STEPS})",
+    )  # fmt: skip
     interpolate.add_argument("--from", dest="source", choices=SOURCES, default="voxels")
     interpolate.add_argument("--out", type=Path, default=None, help="PNG to write")
     interpolate.set_defaults(func=cmd_interpolate)

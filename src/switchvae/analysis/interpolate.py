@@ -16,6 +16,7 @@ from torch import Tensor
 from switchvae.analysis.latents import decode_probabilities, encode_items, resolve_item
 from switchvae.data.prepared import PreparedDataset
 from switchvae.errors import ConfigError
+from switchvae.limits import MAX_SERIES_STEPS
 from switchvae.model.switchvae import SwitchVAE
 
 MIN_STEPS = 2
@@ -40,8 +41,11 @@ class DecodedSeries:
 
 def lerp_latents(z_a: Tensor, z_b: Tensor, steps: int) -> Tensor:
     """Evenly spaced points from z_a to z_b, both ends included: (K,), (K,) -> (steps, K)."""
-    if steps < MIN_STEPS:
-        raise ConfigError(f"interpolation needs at least {MIN_STEPS} steps, got {steps}")
+    if not MIN_STEPS <= steps <= MAX_SERIES_STEPS:
+        raise ConfigError(
+            f"interpolation needs at least {MIN_STEPS} and at most {MAX_SERIES_STEPS} steps, "
+            f"got {steps}"
+        )
     if z_a.shape != z_b.shape or z_a.dim() != 1:
         raise ConfigError(f"latents must both be (K,), got {tuple(z_a.shape)}, {tuple(z_b.shape)}")
     alphas = torch.linspace(0.0, 1.0, steps, dtype=z_a.dtype)[:, None]

@@ -28,6 +28,7 @@ from typing import Literal, overload
 import numpy as np
 
 from switchvae.errors import DataError
+from switchvae.limits import MAX_GRID_SIDE
 
 # Binvox specification: the first header line is "#binvox <version>". Version 1 stores 0/1
 # values; version 2 (binvox_merge) stores any byte value, non-zero meaning occupied.
@@ -87,6 +88,11 @@ def _parse_dims(parts: list[bytes], line: bytes, path: Path) -> tuple[int, int, 
     if len(dims) != 3 or min(dims) <= 0:
         raise DataError(
             f"{path}: malformed binvox 'dim' line {line!r}; expected three positive integers"
+        )
+    if max(dims) > MAX_GRID_SIDE:
+        raise DataError(
+            f"{path}: binvox grid {'x'.join(map(str, dims))} is larger than the "
+            f"{MAX_GRID_SIDE}³ this package reads"
         )
     return dims  # type: ignore[return-value]
 

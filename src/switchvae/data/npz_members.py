@@ -96,7 +96,15 @@ def member_header(path: str | Path, key: str) -> MemberHeader:
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise DataError(f"{where}: unreadable ({err})") from err
     if dtype.hasobject:
-        raise DataError(f"{where} holds Python objects; only plain numeric arrays are read")
+        raise DataError(
+            f"{where} holds Python objects; only plain arrays of numbers or strings are read"
+        )
+    claimed = header_length + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if claimed > info.file_size:
+        raise DataError(
+            f"{where}: its header claims shape {tuple(shape)} ({claimed} bytes) but the "
+            f"archive stores {info.file_size} bytes; the file is truncated or corrupt"
+        )
     stored = info.compress_type == zipfile.ZIP_STORED
     offset = _data_start(path, info) + header_length if stored else None
     return MemberHeader(tuple(shape), dtype, bool(fortran), stored, offset)

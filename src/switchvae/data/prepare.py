@@ -6,31 +6,43 @@ mapped output arrays, worker processes, progress, resume after a kill, skipped i
 the final atomic rename. Work is done in chunks; a chunk is written into the memory maps,
 flushed, and only then marked done by a small file, so a killed run redoes at most the
 chunks that were in flight.
+
+Safety: the work directory is claimed and locked (:func:`output_dir.work_dir`), so a
+folder the user happens to have at ``<out>.partial`` is never used or removed, and a
+second prepare into the same ``--out`` stops at once. The arrays get their disk blocks
+when they are made (:mod:`.allocate`): a full disk is an error with a message, never a
+crash, and the work directory stays resumable. An item whose file cannot be read or
+decoded is skipped (listed in ``skipped.jsonl``) instead of stopping the run.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
-import multiprocessing
-import os
 import shutil
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from switchvae import __version__
 from switchvae.data import prepared as fmt
-from switchvae.data.npy_stream import npy_layout, select_rows
-from switchvae.data.output_dir import check_output_location, swap_into_place, write_json_atomic
+from switchvae.data.allocate import allocate_arrays, check_free_space, planned_bytes
+from switchvae.data.output_dir import (
+    WORK_MARKER,
+    check_out_path,
+    check_output_location,
+    clear_work_dir,
+    swap_into_place,
+    work_dir,
+    write_json_atomic,
+)
+from switchvae.data.prepare_work import DONE_DIR, ChunkRunner, chunks, finalize, run_chunks
 from switchvae.data.shard import plan_fingerprint, select_shard
-from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source
+from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source, printable_ids
 from switchvae.errors import DataError
+from switchvae.locks import LOCK_FILE
 
 __all__ = ["ItemSpec", "PrepareResult", "PrepareSettings", "Source", "prepare_dataset"]
 
@@ -38,7 +50,6 @@ log = logging.getLogger(__name__)
 
 PARTIAL_SUFFIX = ".partial"
 PLAN_FILE = "plan.json"
-DONE_DIR = "done"
 SKIPPED_FILE = "skipped.jsonl"
 DEFAULT_CHUNK_SIZE = 16
 
@@ -52,139 +63,6 @@ class PrepareResult:
     skipped: int
     reused: bool = False
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def _chunks(items: list[ItemSpec], size: int) -> Iterator[tuple[str, int, list[ItemSpec]]]:
-    """Yield (split, start index within split, items) chunks."""
-    for split in fmt.SPLITS:
-        in_split = [i for i in items if i.split == split]
-        for start in range(0, len(in_split), size):
-            yield split, start, in_split[start : start + size]
-
-
-def _allocate(work: Path, items: list[ItemSpec], settings: PrepareSettings, channels: int) -> None:
-    """Create the output memory maps of every split in the work directory."""
-    side, views = settings.image_size, settings.num_views
-    for split in fmt.SPLITS:
-        n = sum(1 for i in items if i.split == split)
-        split_dir = work / split
-        split_dir.mkdir(parents=True, exist_ok=True)
-        vox = np.lib.format.open_memmap(
-            split_dir / fmt.VOXELS_FILE, "w+", np.uint8, (n, settings.resolution**3 // 8)
-        )
-        img = np.lib.format.open_memmap(
-            split_dir / fmt.VIEWS_FILE, "w+", np.uint8, (n, views, side, side, channels)
-        )
-        del vox, img
-
-
-def _process_chunk(
-    source: Source, settings: PrepareSettings, work: Path, split: str, start: int, chunk: list
-) -> int:
-    """Build one chunk of items into the memory maps, then mark it done. Runs in a worker."""
-    split_dir = work / split
-    vox = np.load(split_dir / fmt.VOXELS_FILE, mmap_mode="r+")
-    img = np.load(split_dir / fmt.VIEWS_FILE, mmap_mode="r+")
-    skipped = []
-    for offset, item in enumerate(chunk):
-        try:
-            grid, views = source.build(item, settings)
-            _check_pair(item, grid, views, img.shape[1:])
-        except DataError as err:
-            skipped.append({"split": split, "item_id": item.item_id, "reason": str(err)})
-            continue
-        vox[start + offset] = fmt.pack_voxels(grid)
-        img[start + offset] = views
-    vox.flush()
-    img.flush()
-    done = {"count": len(chunk), "skipped": skipped}
-    write_json_atomic(work / DONE_DIR / f"{split}-{start:08d}.json", done)
-    return len(chunk)
-
-
-def _check_pair(item: ItemSpec, grid: np.ndarray, views: np.ndarray, view_shape: tuple) -> None:
-    if tuple(views.shape) != tuple(view_shape) or views.dtype != np.uint8:
-        raise DataError(
-            f"{item.item_id}: views have shape {views.shape} {views.dtype}, "
-            f"expected {view_shape} uint8"
-        )
-    if not np.asarray(grid).any():
-        raise DataError(f"{item.item_id}: the voxel grid is empty")
-
-
-def _worker_init() -> None:
-    # One thread per worker process: parallelism comes from the processes.
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _run_chunks(
-    jobs: list[tuple[str, int, list[ItemSpec]]],
-    run_one: Callable[..., int],
-    workers: int,
-    progress: tqdm,
-) -> None:
-    if workers <= 1:
-        for split, start, chunk in jobs:
-            progress.update(run_one(split, start, chunk))
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init) as pool:
-        pending: set[Future] = set()
-        queue = list(jobs)
-        while queue or pending:
-            while queue and len(pending) < 2 * workers:
-                pending.add(pool.submit(run_one, *queue.pop(0)))
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                progress.update(future.result())
-
-
-def _compact(work: Path, split: str, skipped_ids: set[str], ids: list[str]) -> list[str]:
-    """Remove skipped items from a split's arrays (streamed copy); return the kept ids."""
-    keep = [k for k, item_id in enumerate(ids) if item_id not in skipped_ids]
-    for name in (fmt.VOXELS_FILE, fmt.VIEWS_FILE):
-        path = work / split / name
-        if len(keep) < len(ids) and npy_layout(path).shape[0] == len(ids):  # not done before
-            select_rows(path, path.with_name(name + ".compact"), keep)
-            os.replace(path.with_name(name + ".compact"), path)
-    return [ids[k] for k in keep]
-
-
-def _finalize(
-    work: Path, source: Source, settings: PrepareSettings, items: list[ItemSpec], channels: int
-) -> tuple[dict[str, Any], list[dict]]:
-    """Compact skipped items away, write labels and the manifest; return it and the skips."""
-    skipped: list[dict] = []
-    for marker in sorted((work / DONE_DIR).glob("*.json")):
-        skipped.extend(json.loads(marker.read_text())["skipped"])
-    skipped_keys = {(s["split"], s["item_id"]) for s in skipped}
-    splits: dict[str, Any] = {}
-    for split in fmt.SPLITS:
-        in_split = [i for i in items if i.split == split]
-        dropped = {i.item_id for i in in_split if (split, i.item_id) in skipped_keys}
-        kept_ids = _compact(work, split, dropped, [i.item_id for i in in_split])
-        labels = np.array([i.label for i in in_split if i.item_id not in dropped], np.int64)
-        np.save(work / split / fmt.LABELS_FILE, labels)
-        splits[split] = {"size": len(kept_ids), "ids": kept_ids}
-    manifest = {
-        "format": fmt.FORMAT_NAME,
-        "format_version": fmt.FORMAT_VERSION,
-        "package_version": __version__,
-        "source": source.describe(),
-        "resolution": settings.resolution,
-        "num_views": settings.num_views,
-        "image_size": settings.image_size,
-        "channels": channels,
-        "camera": source.describe().get("camera")
-        or {"views": settings.views, "elevation_deg": settings.elevation_deg, "up_axis": "y"},
-        "settings": asdict(settings),
-        "classes": source.classes(),
-        "splits": splits,
-        "skipped": len(skipped),
-    }
-    return manifest, skipped
 
 
 def prepare_dataset(
@@ -213,35 +91,67 @@ def prepare_dataset(
     Returns:
         A :class:`PrepareResult`; ``reused`` is True when ``out`` was already complete.
     Raises:
-        DataError: bad output location, or no usable item at all.
+        DataError: bad output location (not ours, or another prepare is writing it), not
+            enough disk space, or no usable item at all.
     """
-    out = Path(out)
-    items = source.items()
+    out = check_out_path(out)
+    items = printable_ids(source.items())
     if not items:
         raise DataError(f"source {source.name!r} lists no items to prepare")
     fingerprint = plan_fingerprint(source, settings, items)
     items, fingerprint, shard_entry = select_shard(items, shard, fingerprint)
     if check_output_location(out, fingerprint, overwrite):
-        manifest = fmt.read_manifest(out)
-        sizes, skipped_count = fmt.split_summary(manifest), manifest.get("skipped", 0)
-        return PrepareResult(out, sizes, skipped_count, True, manifest.get("stats", {}))
+        return _reused(out)
+    with work_dir(out, PARTIAL_SUFFIX, "prepare") as work:
+        if check_output_location(out, fingerprint, overwrite):  # finished meanwhile
+            return _reused(out)
+        try:
+            return _prepare_into(
+                work, out, source, settings, items, fingerprint, shard_entry,
+                (workers, chunk_size, progress),
+            )  # fmt: skip
+        except OSError as err:
+            if err.errno != errno.ENOSPC:
+                raise
+            raise DataError(
+                f"no space left on the device while writing {work}; free some space and run "
+                "the same command again to resume"
+            ) from None
 
-    work = out.with_name(out.name + PARTIAL_SUFFIX)
+
+def _reused(out: Path) -> PrepareResult:
+    manifest = fmt.read_manifest(out)
+    sizes, skipped_count = fmt.split_summary(manifest), manifest.get("skipped", 0)
+    return PrepareResult(out, sizes, skipped_count, True, manifest.get("stats", {}))
+
+
+def _prepare_into(
+    work: Path,
+    out: Path,
+    source: Source,
+    settings: PrepareSettings,
+    items: list[ItemSpec],
+    fingerprint: str,
+    shard_entry: dict[str, Any] | None,
+    run: tuple[int, int, bool],
+) -> PrepareResult:
+    """Build every item in the (locked) work directory, then publish it as ``out``."""
+    workers, chunk_size, progress = run
     channels = source.channels(settings)
     _start_work(work, fingerprint, items, settings, channels)
     done = {p.stem for p in (work / DONE_DIR).glob("*.json")}
-    jobs = [job for job in _chunks(items, chunk_size) if f"{job[0]}-{job[1]:08d}" not in done]
+    jobs = [job for job in chunks(items, chunk_size) if f"{job[0]}-{job[1]:08d}" not in done]
     already = len(items) - sum(len(job[2]) for job in jobs)
     if already:
         log.info("resuming %s: %d of %d shapes already done", work, already, len(items))
-    run_one = _ChunkRunner(source, settings, work)
+    run_one = ChunkRunner(source, settings, work)
     with tqdm(
         total=len(items), initial=already, desc=f"prepare {source.name}",
         unit="shape", disable=not progress, dynamic_ncols=True,
     ) as bar:  # fmt: skip
-        _run_chunks(jobs, run_one, workers, bar)
+        run_chunks(jobs, run_one, workers, bar)
 
-    manifest, skipped = _finalize(work, source, settings, items, channels)
+    manifest, skipped = finalize(work, source, settings, items, channels)
     if shard_entry is None and not any(s["size"] for s in manifest["splits"].values()):
         raise DataError(f"no usable item in source {source.name!r}; see {work / SKIPPED_FILE}")
     manifest["fingerprint"] = fingerprint
@@ -252,20 +162,27 @@ def prepare_dataset(
     return PrepareResult(out, fmt.split_summary(manifest), len(skipped), False, stats)
 
 
+def _planned_fingerprint(plan_path: Path) -> str | None:
+    try:
+        return json.loads(plan_path.read_text()).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def _start_work(
     work: Path, fingerprint: str, items: list[ItemSpec], settings: PrepareSettings, channels: int
 ) -> None:
-    """Create the work directory with empty arrays, or keep one started with the same plan."""
+    """Fill the claimed work directory with empty arrays, or keep one of the same plan."""
     plan_path = work / PLAN_FILE
-    if work.exists() and not (
-        plan_path.is_file() and json.loads(plan_path.read_text()).get("fingerprint") == fingerprint
-    ):
+    if _planned_fingerprint(plan_path) == fingerprint:
+        return
+    if any(p.name not in (WORK_MARKER, LOCK_FILE) for p in work.iterdir()):
         log.info("discarding %s: it was started with other settings", work)
-        shutil.rmtree(work)
-    if not work.exists():
-        (work / DONE_DIR).mkdir(parents=True)
-        _allocate(work, items, settings, channels)
-        write_json_atomic(plan_path, {"fingerprint": fingerprint})
+        clear_work_dir(work)
+    check_free_space(work, planned_bytes(items, settings, channels), f"the dataset in {work}")
+    (work / DONE_DIR).mkdir()
+    allocate_arrays(work, items, settings, channels)
+    write_json_atomic(plan_path, {"fingerprint": fingerprint})
 
 
 def _publish(work: Path, out: Path, manifest: dict[str, Any], skipped: list[dict]) -> None:
@@ -276,18 +193,6 @@ def _publish(work: Path, out: Path, manifest: dict[str, Any], skipped: list[dict
     (work / PLAN_FILE).unlink(missing_ok=True)
     shutil.rmtree(work / DONE_DIR, ignore_errors=True)
     swap_into_place(work, out)
-
-
-@dataclass(frozen=True)
-class _ChunkRunner:
-    """Picklable callable binding the source and settings for the worker processes."""
-
-    source: Any
-    settings: PrepareSettings
-    work: Path
-
-    def __call__(self, split: str, start: int, chunk: list[ItemSpec]) -> int:
-        return _process_chunk(self.source, self.settings, self.work, split, start, chunk)
 
 
 def source_stats(source: Source, work: Path, manifest: dict[str, Any]) -> dict[str, Any]:

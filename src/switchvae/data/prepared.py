@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from switchvae.data.prepared_check import check_manifest, check_split_files
 from switchvae.errors import DataError
 
 FORMAT_NAME = "switchvae-prepared"
@@ -76,7 +77,8 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     """Read and check ``manifest.json`` of a prepared dataset directory.
 
     Raises:
-        DataError: the directory is not a complete prepared dataset of a known version.
+        DataError: the directory is not a complete prepared dataset of a known version, or
+            its manifest lacks a key the readers need (see :mod:`.prepared_check`).
     """
     root = Path(path)
     manifest_path = root / MANIFEST
@@ -87,15 +89,16 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
         )
     try:
         manifest = json.loads(manifest_path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:
         raise DataError(f"{manifest_path}: unreadable manifest ({err})") from err
-    if manifest.get("format") != FORMAT_NAME:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise DataError(f"{manifest_path}: not a {FORMAT_NAME} manifest")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise DataError(
             f"{manifest_path}: format version {manifest.get('format_version')} is not "
             f"supported (this package reads version {FORMAT_VERSION}); re-run prepare"
         )
+    check_manifest(manifest, manifest_path)
     return manifest
 
 
@@ -165,7 +168,8 @@ class PreparedDataset(Dataset):
         self.resolution = int(self.manifest["resolution"])
         self.classes: list[str] = list(self.manifest["classes"])
         self.ids: list[str] = list(self.manifest["splits"][split]["ids"])
-        self.labels: np.ndarray = np.load(self.root / split / LABELS_FILE)
+        names = (VOXELS_FILE, VIEWS_FILE, LABELS_FILE)
+        self.labels: np.ndarray = check_split_files(self.root, self.manifest, split, names)
         self._voxels: np.ndarray | None = None
         self._views: np.ndarray | None = None
         self.rotate = rotate

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +36,14 @@ from tqdm.auto import tqdm
 
 from switchvae.data import prepared as fmt
 from switchvae.data.npy_stream import copy_row_runs, npy_layout, write_npy_header
-from switchvae.data.output_dir import check_output_location, swap_into_place, write_json_atomic
+from switchvae.data.output_dir import (
+    check_out_path,
+    check_output_location,
+    clear_work_dir,
+    swap_into_place,
+    work_dir,
+    write_json_atomic,
+)
 from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source
 from switchvae.errors import DataError
 
@@ -251,19 +257,19 @@ def merge_shards(
         A ``PrepareResult``; ``reused`` is True when ``out`` already holds this merge.
     Raises:
         DataError: a shard is unfinished, from another plan, missing, given twice or
-            inconsistent; or ``out`` is occupied (see ``check_output_location``).
+            inconsistent; or ``out`` is occupied (see ``check_output_location``), or its
+            work folder ``<out>.merging`` was not made by switchvae or is being written.
     """
     from switchvae.data import prepare  # here, not at the top: prepare.py imports this module
 
     shards = _read_shards(shard_dirs, prepare.SKIPPED_FILE, prepare.PARTIAL_SUFFIX)
-    out = Path(out)
+    out = check_out_path(out)
     if check_output_location(out, shards[0].entry["plan_fingerprint"], overwrite):
         manifest = fmt.read_manifest(out)
         sizes = fmt.split_summary(manifest)
         return prepare.PrepareResult(out, sizes, manifest.get("skipped", 0), True)
-    work = out.with_name(out.name + MERGING_SUFFIX)
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    manifest = _write_merged(shards, work, prepare.SKIPPED_FILE, progress)
-    swap_into_place(work, out)
+    with work_dir(out, MERGING_SUFFIX, "merge") as work:
+        clear_work_dir(work)  # a killed merge starts over
+        manifest = _write_merged(shards, work, prepare.SKIPPED_FILE, progress)
+        swap_into_place(work, out)
     return prepare.PrepareResult(out, fmt.split_summary(manifest), manifest["skipped"], False)

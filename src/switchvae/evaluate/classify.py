@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
-from switchvae.errors import DataError
+from switchvae.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -148,12 +148,16 @@ def classify_latents(
         z_train: (N_train, K) latents; y_train: (N_train,) labels.
         z_test: (N_test, K) latents; y_test: (N_test,) labels. Used only for the final score.
         kind: "linear_svm" or "rbf_svm".
-        seeds: number of seeds (0, 1, ..., seeds - 1).
+        seeds: number of seeds (0, 1, ..., seeds - 1), at least 1.
         n_jobs: parallel CV fits (scikit-learn's ``n_jobs``; None = one).
 
     Returns:
         :class:`ClassificationResult`.
+    Raises:
+        ConfigError: ``seeds`` < 1.
     """
+    if seeds < 1:
+        raise ConfigError(f"seeds must be at least 1, got {seeds}")
     _check(z_train, y_train, z_test, y_test)
     folds = cv_folds(y_train)
     if folds < MIN_FOLDS:
@@ -163,7 +167,7 @@ def classify_latents(
     accuracies, chosen, cv_scores = [], [], []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        for seed in range(max(1, seeds)):
+        for seed in range(seeds):
             fitted, chosen_c, cv_score = _fit_one(kind, z_train, y_train, seed, folds, n_jobs)
             accuracies.append(float(np.mean(fitted.predict(z_test) == y_test)))
             chosen.append(chosen_c)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from switchvae.cli_args import non_negative_int, parse_device
-from switchvae.errors import ConfigError
+from switchvae.cli_args import non_negative_int, parse_device, positive_int
 
 # evaluate_run's defaults, repeated so that building the parser imports neither torch nor
 # scikit-learn (``switchvae --help`` stays fast); a test keeps them equal.
@@ -29,9 +28,9 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--split", choices=("test", "val"), default="test", help="split to score")
     parser.add_argument(
-        "--seeds", type=non_negative_int, default=DEFAULT_SEEDS, help="SVM cross-validation seeds"
+        "--seeds", type=positive_int, default=DEFAULT_SEEDS, help="SVM cross-validation seeds"
     )
-    parser.add_argument("--batch-size", type=non_negative_int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument(
         "--workers", type=non_negative_int, default=DEFAULT_WORKERS, help="loader workers"
     )
@@ -57,8 +56,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from switchvae.data.output_dir import write_json_atomic
     from switchvae.evaluate.metrics import METRICS_FILE, evaluate_run, summarize_runs
 
-    if args.batch_size < 1:
-        raise ConfigError("--batch-size must be at least 1")
     device = parse_device(args.device)
     results = []
     for run_dir in args.runs:

@@ -51,6 +51,7 @@ from switchvae.evaluate.embed import (
 from switchvae.evaluate.iou import RECON_THRESHOLD, summarize_iou
 from switchvae.evaluate.retrieval import TOP_K, image_to_voxel_retrieval
 from switchvae.model.switchvae import SwitchVAE
+from switchvae.train.checkpoint import load_weights_only
 from switchvae.train.precision import inference_precision
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,9 @@ def resolve_data_dir(run_dir: Path, data_dir: str | Path | None) -> Path:
 def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[SwitchVAE, dict | None]:
     """The run's model (eval mode, on ``device``) and its resolved config dict if saved."""
     path = run_dir / CHECKPOINT
+    payload = load_weights_only(path, mmap=True)  # mapped: only the small config is read
     model = SwitchVAE.from_checkpoint(path).to(device)
-    try:  # memory-mapped: only the small config is actually read
-        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # an old-style (non-zip) file cannot be mapped
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    config = payload.get("config")
+    config = payload.get("config") if isinstance(payload, dict) else None
     return model, config if isinstance(config, dict) else None
 
 

@@ -20,6 +20,7 @@ order. ``batch_in_epoch`` says how many of the epoch's batches are done.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import shutil
@@ -37,6 +38,8 @@ CHECKPOINT_VERSION = 1
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.pt"
 TEMP_SUFFIX = ".tmp"
+
+log = logging.getLogger(__name__)
 
 
 def checkpoint_dir(run_dir: str | Path) -> Path:
@@ -150,19 +153,43 @@ def copy_atomically(source: Path, target: Path) -> None:
     os.replace(temp, target)
 
 
+def load_weights_only(path: str | Path, mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with a one-line error.
+
+    Args:
+        path: the checkpoint file.
+        mmap: memory-map the tensors (only small entries are then read); falls back to
+            a normal load for an old-style (non-zip) file.
+    Raises:
+        ConfigError: missing, or unreadable (truncated, corrupt, not a ``torch.save`` file,
+            or holding objects other than tensors and plain values). torch's own
+            explanation, several lines long, is logged at debug level (``--verbose``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint not found: {path}")
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        except RuntimeError:
+            if not mmap:
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated file, pickle error, unsupported object
+        log.debug("torch.load(%s) failed:\n%s", path, err)
+        raise ConfigError(
+            f"{path}: unreadable checkpoint ({type(err).__name__}): truncated, corrupt or "
+            "not written by switchvae (details with --verbose)"
+        ) from None
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a training checkpoint with ``weights_only=True`` and check its format.
 
     Raises:
         ConfigError: missing, unreadable, or not a switchvae training checkpoint.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, pickle error, unsupported object
-        raise ConfigError(f"{path}: unreadable checkpoint ({err})") from err
+    payload = load_weights_only(path)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ConfigError(f"{path}: not a switchvae training checkpoint")
     if payload.get("format_version") != CHECKPOINT_VERSION:

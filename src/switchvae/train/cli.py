@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from switchvae.config import (
     load_config,
     read_config_file,
 )
+from switchvae.errors import DataError
 
 if TYPE_CHECKING:
     from switchvae.train.fit import FitResult
@@ -79,7 +81,15 @@ def run_fit(args: argparse.Namespace) -> int:
     from switchvae.train.fit import fit  # imports torch: only when the command runs
 
     config = resolve_config(args)
-    result = fit(config, args.data, args.out, resume=args.resume, progress=not args.no_progress)
+    try:
+        result = fit(config, args.data, args.out, resume=args.resume, progress=not args.no_progress)
+    except OSError as err:
+        if err.errno != errno.ENOSPC:
+            raise
+        raise DataError(
+            f"no space left on the device holding the run directory {args.out}; free some "
+            "space and run the same command with --resume to continue from the last checkpoint"
+        ) from None
     if result.global_rank == 0:
         print(_summary(result))
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import torch
 from switchvae import __version__
 from switchvae.config import RUN_CONFIG_FILE, RUN_INFO_FILE, Config, config_to_dict, config_to_yaml
 from switchvae.errors import ConfigError
+from switchvae.locks import hold_lock
 from switchvae.model.switchvae import SwitchVAE
 from switchvae.train import checkpoint as ckpt
 from switchvae.train.engine import (
@@ -29,6 +31,7 @@ from switchvae.train.engine import (
 )
 from switchvae.train.loader import EpochSampler, epoch_generator, eval_loader, train_loader
 from switchvae.train.precision import PrecisionChoice
+from switchvae.train.rundir import check_run_dir
 from switchvae.train.runlog import RunLogger
 from switchvae.train.schedule import build_scheduler
 from switchvae.train.setup import (
@@ -65,14 +68,6 @@ class FitResult:
     losses: dict[str, float]
     val_metrics: dict[str, float] = field(default_factory=dict)
     global_rank: int = 0
-
-
-def _check_run_dir(run_dir: Path, resume: bool) -> None:
-    if not resume and ckpt.has_checkpoints(run_dir):
-        raise ConfigError(
-            f"{run_dir} already holds checkpoints; use --resume to continue that run "
-            "or choose another --out"
-        )
 
 
 def _check_resumable(saved: dict[str, Any], config: Config, path: Path) -> None:
@@ -277,11 +272,14 @@ def fit(
         resume: continue from ``run_dir/checkpoints/last.pt`` exactly where it stopped.
         progress: show a progress bar per epoch (process 0 only).
     Raises:
-        ConfigError: bad settings, existing run without ``resume``, incompatible resume.
+        ConfigError: bad settings, an ``run_dir`` that is not a run of this package (see
+            :mod:`switchvae.train.rundir`), existing run without ``resume``, incompatible
+            resume.
+        DataError: another ``fit`` is writing ``run_dir``.
         NonFiniteLossError: a loss became NaN/inf (``last.pt`` keeps the last good step).
     """
     run_dir = Path(run_dir)
-    _check_run_dir(run_dir, resume)
+    check_run_dir(run_dir, data_dir, resume)
     datasets = open_datasets(config, data_dir)
     precision = choose_precision(config)
     log.info(
@@ -291,22 +289,25 @@ def fit(
     fabric.launch()
     run, state = _setup(fabric, config, datasets)
     run.run_dir = run_dir
-    if resume:
-        _resume(run, state, config)
-    if fabric.is_global_zero:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / RUN_CONFIG_FILE).write_text(config_to_yaml(config))
-        write_run_info(run_dir, data_dir, precision)
-    run.logger = RunLogger(run_dir, fabric.is_global_zero, state.step)
-    run.logger.write({"step": state.step, "precision": precision.precision})
-    start_step = state.step
-    try:
-        _loop(run, state, progress)
-        # a resumed run that was already finished is left exactly as it was
-        finished_before = resume and state.step == start_step
-        path = ckpt.last_checkpoint(run_dir) if finished_before else _save(run, state)
-    finally:
-        run.logger.close()
+    with ExitStack() as held:
+        if fabric.is_global_zero:  # one writer per run directory
+            run_dir.mkdir(parents=True, exist_ok=True)
+            held.enter_context(hold_lock(run_dir, "fit"))
+        if resume:
+            _resume(run, state, config)
+        if fabric.is_global_zero:  # run.json first: it marks the folder as a run
+            write_run_info(run_dir, data_dir, precision)
+            (run_dir / RUN_CONFIG_FILE).write_text(config_to_yaml(config))
+        run.logger = RunLogger(run_dir, fabric.is_global_zero, state.step)
+        run.logger.write({"step": state.step, "precision": precision.precision})
+        start_step = state.step
+        try:
+            _loop(run, state, progress)
+            # a resumed run that was already finished is left exactly as it was
+            finished_before = resume and state.step == start_step
+            path = ckpt.last_checkpoint(run_dir) if finished_before else _save(run, state)
+        finally:
+            run.logger.close()
     return FitResult(
         run_dir,
         path,

@@ -13,6 +13,7 @@ import numpy as np
 
 from switchvae.data import npz_members
 from switchvae.errors import DataError
+from switchvae.limits import MAX_GRID_SIDE
 
 ARRAY_SPLITS = ("train", "val", "test")
 GRID_KEY = "X_{split}"
@@ -53,6 +54,11 @@ def grid_side(shape: tuple[int, ...], where: str) -> int:
             f"{where}: grids have shape {shape}; expected (N, D, D, D), (N, 1, D, D, D) "
             "or (N, D, D, D, 1) with cubic grids"
         )
+    if spatial[0] > MAX_GRID_SIDE:
+        raise DataError(
+            f"{where}: grids of side {spatial[0]} are larger than the {MAX_GRID_SIDE}³ "
+            "this package reads"
+        )
     return int(spatial[0])
 
 
@@ -85,6 +91,7 @@ def _read_labels(path: Path, members: tuple[str, ...], split: str, count: int) -
         raise DataError(
             f"{path}: has {GRID_KEY.format(split=split)} but no labels ({' or '.join(keys)})"
         )
+    npz_members.member_header(path, found[0])  # a header that lies about its size: refused
     try:
         with np.load(path, allow_pickle=False) as archive:
             raw = archive[found[0]]
@@ -123,6 +130,7 @@ def read_archive_layout(path: Path) -> ArchiveLayout:
 
 def read_class_names(path: Path) -> list[str]:
     """The archive's ``class_names`` array as a list of strings."""
+    npz_members.member_header(path, CLASS_NAMES_KEY)
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = archive[CLASS_NAMES_KEY]

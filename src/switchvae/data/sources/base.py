@@ -6,12 +6,13 @@ the :class:`PrepareSettings`; ``switchvae.data.prepare`` does everything else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from switchvae.errors import DataError
+from switchvae.limits import MAX_IMAGE_SIZE, MAX_VIEWS
 
 
 @dataclass(frozen=True)
@@ -41,15 +42,19 @@ class PrepareSettings:
     def __post_init__(self) -> None:
         checks = {
             "resolution": self.resolution >= 8 and self.resolution % 8 == 0,
-            "num_views": self.num_views >= 1,
-            "image_size": self.image_size >= 16,
+            "num_views": 1 <= self.num_views <= MAX_VIEWS,
+            "image_size": 16 <= self.image_size <= MAX_IMAGE_SIZE,
             "views": self.views in ("ring", "random"),
             "backend": self.backend in ("auto", "embree", "torch"),
         }
         for name, ok in checks.items():
             if not ok:
                 value = getattr(self, name)
-                raise DataError(f"invalid prepare setting {name}={value!r}")
+                limit = {
+                    "num_views": f" (1..{MAX_VIEWS})",
+                    "image_size": f" (16..{MAX_IMAGE_SIZE})",
+                }
+                raise DataError(f"invalid prepare setting {name}={value!r}{limit.get(name, '')}")
         if self.resolution > 256:
             raise DataError(f"invalid prepare setting resolution={self.resolution} (max 256)")
 
@@ -62,6 +67,26 @@ class ItemSpec:
     label: int
     split: str
     payload: Any = None
+
+
+def _escaped(text: str) -> str:
+    """``text`` with lone surrogates (undecodable file-name bytes) as ``\\xNN`` escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def printable_ids(items: list[ItemSpec]) -> list[ItemSpec]:
+    """The items, ids that hold undecodable file-name bytes written with ``\\xNN`` escapes.
+
+    A file name that is not valid UTF-8 reaches Python with lone surrogates, which cannot
+    be written to JSON or hashed as UTF-8; the payload keeps the real name, so the file is
+    still read.
+    """
+    return [
+        item
+        if _escaped(item.item_id) == item.item_id
+        else replace(item, item_id=_escaped(item.item_id))
+        for item in items
+    ]
 
 
 class Source(Protocol):

@@ -31,7 +31,8 @@ def held_out_count(fraction: float, class_size: int) -> int:
 
 
 def _rank(seed: int, key: str) -> str:
-    return hashlib.sha256(f"{seed}/{key}".encode()).hexdigest()
+    # surrogateescape: a file name that is not valid UTF-8 hashes as its own bytes
+    return hashlib.sha256(f"{seed}/{key}".encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def stratified_assign(

@@ -41,6 +41,7 @@ from switchvae.data.sources.arrays_layout import (
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.holdout import carve_validation, check_fraction
 from switchvae.errors import DataError
+from switchvae.limits import MAX_CLASSES
 
 RESAMPLING_NOTE = (
     "grids whose side differs from the manifest resolution are resampled "
@@ -119,6 +120,11 @@ class VoxelArraySource:
         top = max(
             (int(labels.max()) for labels in layout.labels.values() if labels.size), default=-1
         )
+        if top >= MAX_CLASSES:
+            raise DataError(
+                f"{self.npz}: label {top} would make {top + 1} classes (at most {MAX_CLASSES} "
+                "without names); fix the labels or pass the class names with --classes"
+            )
         return [f"class_{i}" for i in range(top + 1)]
 
     def items(self) -> list[ItemSpec]:
