@@ -60,7 +60,7 @@ SECTIONS: dict[str, type] = {
 }
 
 
-CPU_EPOCHS = 14
+CPU_EPOCHS = 12
 RUN_CONFIG_FILE = "config.yaml"  # RUN/config.yaml: the resolved config of a run
 RUN_INFO_FILE = "run.json"  # RUN/run.json: the dataset a run was trained on, package version
 
