@@ -66,6 +66,8 @@ def run_variant(name: str, overrides: list[str], args: argparse.Namespace, seed:
     metrics_path = run_dir / "metrics.json"
     if metrics_path.exists():
         return flatten_metrics(json.loads(metrics_path.read_text()))
+    if args.table_only:
+        return {}
     budget = []
     if args.epochs:
         budget = [f"train.epochs={args.epochs}", f"loss.kl_cycle_epochs={args.epochs}"]
@@ -114,6 +116,9 @@ def main() -> None:
     parser.add_argument(
         "--single-seed", nargs="*", default=[], help="variants trained with the first seed only"
     )
+    parser.add_argument(
+        "--table-only", action="store_true", help="only tabulate the runs already evaluated"
+    )
     args = parser.parse_args()
     args.max_seeds = dict.fromkeys(args.single_seed, 1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -125,7 +130,9 @@ def main() -> None:
     for index, seed in enumerate(args.seeds):  # seed-major: every variant gets seed 0 first
         for name, overrides in variants.items():
             if index < args.max_seeds.get(name, len(args.seeds)):
-                rows[name].append(run_variant(name, overrides, args, seed))
+                result = run_variant(name, overrides, args, seed)
+                if result:
+                    rows[name].append(result)
     table = format_table(rows)
     recipe = args.config or f"the {args.preset} preset"
     budget = f"{epochs} epochs of {recipe}, training seeds {args.seeds}"
