@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from switchvae.cli.download import add_download_arguments, run_download
 from switchvae.data import fetch
 from switchvae.data.archive import extract_archive
-from switchvae.data.cli import add_download_arguments, run_download
 from switchvae.data.download import DatasetInfo, RemoteFile, download_dataset
 from switchvae.data.fetch import download_file
 from switchvae.errors import DataError

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from switchvae.cli.evaluate import add_evaluate_arguments, run_evaluate
 from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
 from switchvae.data.prepared import load_prepared
 from switchvae.errors import ConfigError
 from switchvae.evaluate import classify
 from switchvae.evaluate.classify import classify_latents
-from switchvae.evaluate.cli import add_evaluate_arguments, run_evaluate
 from switchvae.evaluate.embed import embed_split, use_fast_layout
 from switchvae.evaluate.iou import (
     Overlap,
@@ -332,7 +332,7 @@ def test_data_dir_comes_from_run_json_or_fails_clearly(tmp_path: Path, data_dir:
 def test_cli_defaults_match_the_library():
     import inspect
 
-    from switchvae.evaluate import cli
+    from switchvae.cli import evaluate as cli
 
     defaults = inspect.signature(evaluate_run).parameters
     assert defaults["seeds"].default == cli.DEFAULT_SEEDS

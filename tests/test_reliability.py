@@ -425,7 +425,7 @@ def test_prepare_refuses_the_current_folder_as_out(tmp_path: Path, monkeypatch, 
 def test_a_cuda_device_that_is_not_there_is_a_clear_error():
     import torch
 
-    from switchvae.cli_args import parse_device
+    from switchvae.cli.args import parse_device
 
     missing = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda:0"
     with pytest.raises(ConfigError, match=f"--device {missing}"):
@@ -439,7 +439,7 @@ def test_interpolation_steps_are_bounded():
     import torch
 
     from switchvae.analysis.interpolate import lerp_latents
-    from switchvae.cli_args import int_up_to
+    from switchvae.cli.args import int_up_to
     from switchvae.limits import MAX_SERIES_STEPS
 
     z = torch.zeros(4)

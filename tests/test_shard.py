@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from switchvae.cli.prepare import add_merge_arguments, run_merge
 from switchvae.data import npy_stream
-from switchvae.data.cli import add_merge_arguments, run_merge
 from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
 from switchvae.data.prepared import load_prepared, read_manifest
 from switchvae.data.shard import merge_shards, parse_shard, shard_ranges

@@ -39,7 +39,7 @@ REFERENCE_OVERRIDES = ["train.epochs=2", "train.checkpoint_every_steps=1000"]
 DDP_PORT = 29517
 FIT_SCRIPT = (
     "import argparse, sys\n"
-    "from switchvae.train.cli import add_fit_arguments, run_fit\n"
+    "from switchvae.cli.fit import add_fit_arguments, run_fit\n"
     "parser = argparse.ArgumentParser()\n"
     "add_fit_arguments(parser)\n"
     "sys.exit(run_fit(parser.parse_args(sys.argv[1:])))\n"

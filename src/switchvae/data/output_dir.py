@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,21 @@ from switchvae.data import prepared as fmt
 from switchvae.errors import DataError
 from switchvae.locks import LOCK_FILE, hold_lock
 
+PARTIAL_SUFFIX = ".partial"  # the work folder of a prepare run: <out>.partial
+SKIPPED_FILE = "skipped.jsonl"  # items a source could not build, one JSON line each
 WORK_MARKER = ".switchvae-work.json"
 LEGACY_MARKER = "plan.json"  # what a work folder of an older version holds
+
+
+@dataclass
+class PrepareResult:
+    """What a prepare (or merge) run produced."""
+
+    path: Path
+    split_sizes: dict[str, int]
+    skipped: int
+    reused: bool = False
+    stats: dict[str, Any] = field(default_factory=dict)
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -21,7 +21,6 @@ import errno
 import json
 import logging
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,10 @@ from tqdm.auto import tqdm
 from switchvae.data import prepared as fmt
 from switchvae.data.allocate import allocate_arrays, check_free_space, planned_bytes
 from switchvae.data.output_dir import (
+    PARTIAL_SUFFIX,
+    SKIPPED_FILE,
     WORK_MARKER,
+    PrepareResult,
     check_out_path,
     check_output_location,
     clear_work_dir,
@@ -48,21 +50,8 @@ __all__ = ["ItemSpec", "PrepareResult", "PrepareSettings", "Source", "prepare_da
 
 log = logging.getLogger(__name__)
 
-PARTIAL_SUFFIX = ".partial"
 PLAN_FILE = "plan.json"
-SKIPPED_FILE = "skipped.jsonl"
 DEFAULT_CHUNK_SIZE = 16
-
-
-@dataclass
-class PrepareResult:
-    """What a prepare run produced."""
-
-    path: Path
-    split_sizes: dict[str, int]
-    skipped: int
-    reused: bool = False
-    stats: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare_dataset(

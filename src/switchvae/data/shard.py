@@ -37,6 +37,9 @@ from tqdm.auto import tqdm
 from switchvae.data import prepared as fmt
 from switchvae.data.npy_stream import copy_row_runs, npy_layout, write_npy_header
 from switchvae.data.output_dir import (
+    PARTIAL_SUFFIX,
+    SKIPPED_FILE,
+    PrepareResult,
     check_out_path,
     check_output_location,
     clear_work_dir,
@@ -260,16 +263,14 @@ def merge_shards(
             inconsistent; or ``out`` is occupied (see ``check_output_location``), or its
             work folder ``<out>.merging`` was not made by switchvae or is being written.
     """
-    from switchvae.data import prepare  # here, not at the top: prepare.py imports this module
-
-    shards = _read_shards(shard_dirs, prepare.SKIPPED_FILE, prepare.PARTIAL_SUFFIX)
+    shards = _read_shards(shard_dirs, SKIPPED_FILE, PARTIAL_SUFFIX)
     out = check_out_path(out)
     if check_output_location(out, shards[0].entry["plan_fingerprint"], overwrite):
         manifest = fmt.read_manifest(out)
         sizes = fmt.split_summary(manifest)
-        return prepare.PrepareResult(out, sizes, manifest.get("skipped", 0), True)
+        return PrepareResult(out, sizes, manifest.get("skipped", 0), True)
     with work_dir(out, MERGING_SUFFIX, "merge") as work:
         clear_work_dir(work)  # a killed merge starts over
-        manifest = _write_merged(shards, work, prepare.SKIPPED_FILE, progress)
+        manifest = _write_merged(shards, work, SKIPPED_FILE, progress)
         swap_into_place(work, out)
-    return prepare.PrepareResult(out, fmt.split_summary(manifest), manifest["skipped"], False)
+    return PrepareResult(out, fmt.split_summary(manifest), manifest["skipped"], False)

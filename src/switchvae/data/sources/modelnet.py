@@ -19,18 +19,21 @@ side differs, placement kept, views rendered from the grid. With both files for 
 from __future__ import annotations
 
 import logging
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from switchvae.cli.args import fraction
 from switchvae.data.binvox import read_binvox
 from switchvae.data.mesh import MODELNET_UP, UP_AXES, load_mesh
 from switchvae.data.pair import grid_pair, mesh_pair
 from switchvae.data.resample import conform_grid
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.holdout import carve_validation, check_fraction
+from switchvae.data.sources.registry import SourceCommand
 from switchvae.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -183,3 +186,31 @@ class ModelNetSource:
             "binvox_voxels": "binvox (x, y, z) = mesh frame; rotated to y up, resampled to "
             "the manifest resolution when the side differs, placement kept",
         }
+
+
+def _add_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--root", required=True, type=Path, help="the ModelNet10 or ModelNet40 folder")  # fmt: skip
+    parser.add_argument(
+        "--val-fraction", type=fraction, default=0.0,
+        help="share of each class's train shapes held out as val (default 0: official train)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--input", choices=INPUT_KINDS, default="auto",
+        help="which files to read (auto: the .off mesh, else the .binvox grid)",
+    )  # fmt: skip
+    parser.add_argument("--up-axis", choices=("y", "z"), default="z", help="default z (ModelNet)")
+
+
+def _from_args(args: Namespace) -> ModelNetSource:
+    return ModelNetSource(args.root, args.val_fraction, args.seed, args.input, args.up_axis)
+
+
+COMMAND = SourceCommand(
+    name="modelnet",
+    help="ModelNet10/40 in the official <class>/{train,test}/*.off layout",
+    description="ModelNet (z-up OFF meshes, or .binvox grids in the same layout). Classes "
+    "in alphabetical order, train/test from the folders.",
+    add_arguments=_add_arguments,
+    build=_from_args,
+    order=2,
+)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from switchvae.cli_args import non_negative_int, parse_device, positive_int
+from switchvae.cli.args import non_negative_int, parse_device, positive_int
 
 # evaluate_run's defaults, repeated so that building the parser imports neither torch nor
 # scikit-learn (``switchvae --help`` stays fast); a test keeps them equal.
@@ -77,3 +77,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.summary is not None:
         write_json_atomic(args.summary, {"runs": [str(r) for r in args.runs], "metrics": summary})
     return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``evaluate``."""
+    evaluate = commands.add_parser(
+        "evaluate", help="IoU, SVM classification and retrieval -> RUN/metrics.json"
+    )
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(func=run_evaluate)

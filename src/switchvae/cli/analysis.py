@@ -2,7 +2,7 @@
 
 Each command's function takes the parsed arguments, calls the library, prints one line
 naming what it wrote and returns the exit code 0; problems raise
-:class:`~switchvae.errors.SwitchVAEError`, which the main ``cli`` turns into one line and a
+:class:`~switchvae.errors.SwitchVAEError`, which ``switchvae.cli.app`` turns into one line and a
 non-zero exit. Heavy imports (torch, matplotlib) happen when a command runs, not at parse time.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from switchvae.cli_args import int_up_to, parse_device, positive_int
+from switchvae.cli.args import int_up_to, parse_device, positive_int
 from switchvae.limits import MAX_SERIES_STEPS
 
 SOURCES = ("voxels", "views")  # as switchvae.analysis.latents.SOURCES (not imported: cheap --help)
@@ -103,7 +103,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_analysis_parsers(commands: argparse._SubParsersAction) -> None:
+def add_commands(commands: argparse._SubParsersAction) -> None:
     """Register the analysis commands on the main parser's subcommands."""
     report = commands.add_parser("report", help="write RUN/report.html with figures")
     _add_run_arguments(report)

@@ -93,3 +93,10 @@ def run_fit(args: argparse.Namespace) -> int:
     if result.global_rank == 0:
         print(_summary(result))
     return 0
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``fit``."""
+    fit = commands.add_parser("fit", help="train SwitchVAE (or a baseline) on a prepared dataset")
+    add_fit_arguments(fit)
+    fit.set_defaults(func=run_fit)

@@ -1,7 +1,7 @@
-"""Command-line glue for ``switchvae download`` and ``switchvae merge`` (wired in cli.py).
+"""``switchvae download DATASET --to DIR``: fetch ModelNet10/40 or ShapeNet-R2N2.
 
-Each pair is ``add_*_arguments(parser)`` to declare the options and ``run_*(args) -> int``
-to run the command; errors are raised as :class:`~switchvae.errors.SwitchVAEError` for the
+``add_download_arguments(parser)`` declares the options and ``run_download(args) -> int``
+runs the command; errors are raised as :class:`~switchvae.errors.SwitchVAEError` for the
 main entry point to print as one line.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from switchvae.cli_args import positive_int
+from switchvae.cli.args import positive_int
 from switchvae.errors import DataError
 
 
@@ -81,23 +81,8 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``switchvae merge --out DIR SHARD_DIR...``."""
-    parser.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR", help="all shards")
-    parser.add_argument("--out", required=True, type=Path, help="merged dataset directory")
-    parser.add_argument(
-        "--overwrite", action="store_true",
-        help="replace an existing dataset made from another plan (once the merge is done)",
-    )  # fmt: skip
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def run_merge(args: argparse.Namespace) -> int:
-    """Check the shards of one sharded prepare run and merge them into ``--out``."""
-    from switchvae.data.shard import merge_shards
-
-    result = merge_shards(args.shards, args.out, args.overwrite, progress=not args.no_progress)
-    sizes = ", ".join(f"{k} {v}" for k, v in result.split_sizes.items())
-    verb = "already merged, reused" if result.reused else f"merged {len(args.shards)} shards"
-    print(f"{verb}: {result.path} ({sizes}; skipped {result.skipped})")
-    return 0
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``download``."""
+    download = commands.add_parser("download", help="fetch ModelNet10/40 or ShapeNet-R2N2")
+    add_download_arguments(download)
+    download.set_defaults(func=run_download)

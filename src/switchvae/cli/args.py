@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
+
+
+def default_workers() -> int:
+    """The CPU cores this process may use (at least 1): the default of ``--workers``."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 def positive_int(text: str) -> int:
@@ -39,6 +45,24 @@ def non_negative_int(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
     return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a share in [0, 1), with a message naming the bad value."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {value}")
+    return value
+
+
+def name_list(values: list[str] | None) -> tuple[str, ...] | None:
+    """Names given as several arguments and/or comma-separated (None when none are given)."""
+    if not values:
+        return None
+    return tuple(n.strip() for v in values for n in v.split(",") if n.strip())
 
 
 def parse_device(name: str):
