@@ -145,6 +145,9 @@ def test_checkpoint_loads_weights_only_and_as_a_model(reference_run: Path):
     model = SwitchVAE.from_checkpoint(path)
     _assert_same_weights(model.state_dict(), payload["model"])
     assert not list(path.parent.glob("*.tmp"))
+    lean = SwitchVAE.from_pretrained(reference_run / "model.safetensors")
+    _assert_same_weights(lean.state_dict(), payload["model"])
+    assert (reference_run / "model.safetensors").stat().st_size < path.stat().st_size / 2
 
 
 def test_existing_run_needs_resume(reference_run: Path, data_dir: Path):

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from switchvae import __version__
-from switchvae.cli import analysis, demo, download, evaluate, fit, prepare
+from switchvae.cli import analysis, demo, download, evaluate, export, fit, prepare
 from switchvae.errors import SwitchVAEError
 
 EXIT_USAGE = 2
@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 log = logging.getLogger("switchvae")
 
-COMMAND_MODULES = (prepare, download, fit, evaluate, analysis, demo)
+COMMAND_MODULES = (prepare, download, fit, evaluate, analysis, export, demo)
 
 
 def _report(message: str) -> int:

@@ -21,6 +21,7 @@ from switchvae.errors import ConfigError
 from switchvae.model.config import ModelConfig
 from switchvae.model.decoder import VoxelDecoder
 from switchvae.model.image_encoder import MIN_IMAGE_SIZE, MultiViewImageEncoder
+from switchvae.model.pretrained import load_weights, read_checkpoint, read_model_config
 from switchvae.model.resnet import load_torchvision_state_dict
 from switchvae.model.voxel_encoder import VoxelEncoder
 
@@ -291,10 +292,11 @@ class SwitchVAE(nn.Module):
     def from_checkpoint(
         cls, path: str | Path, map_location: str | torch.device = "cpu"
     ) -> SwitchVAE:
-        """Rebuild a model from a file holding :meth:`checkpoint_payload`'s keys.
+        """Rebuild a model from a file holding :meth:`checkpoint_payload`'s keys (or a model file).
 
         Args:
-            path: checkpoint file (``torch.save`` of a dict with ``model_config`` and ``model``).
+            path: checkpoint file (``torch.save`` of a dict with ``model_config`` and ``model``);
+                a ``.safetensors`` model file is read by :meth:`from_pretrained`.
             map_location: where to load the tensors.
 
         Returns:
@@ -303,19 +305,25 @@ class SwitchVAE(nn.Module):
         Raises:
             ConfigError: the file is missing, unreadable or not a SwitchVAE checkpoint.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"checkpoint not found: {path}")
+        if Path(path).suffix == ".safetensors":
+            return cls.from_pretrained(path, map_location)
+        config, state = read_checkpoint(path, map_location)
+        model = cls(config, load_pretrained=False)
         try:
-            payload = torch.load(path, map_location=map_location, weights_only=True)
-            config = ModelConfig(**payload["model_config"])
-            model = cls(config, load_pretrained=False)
-            model.load_state_dict(payload["model"])
-        except ConfigError:
-            raise
-        except Exception as error:  # unreadable file, missing key, mismatched weights
+            model.load_state_dict(state)
+        except RuntimeError as error:  # mismatched weights
             raise ConfigError(f"{path} is not a usable SwitchVAE checkpoint: {error}") from error
         return model.eval()
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, map_location: str | torch.device = "cpu"
+    ) -> SwitchVAE:
+        """Rebuild a model from a model file (``model.safetensors``: weights + model config,
+        see :mod:`switchvae.model.pretrained`), in eval mode; raises ConfigError if unusable."""
+        model = cls(read_model_config(path), load_pretrained=False)
+        load_weights(model, path, map_location)
+        return model.to(map_location).eval()
 
 
 def use_fast_layout(model: SwitchVAE) -> SwitchVAE:

@@ -153,6 +153,20 @@ def copy_atomically(source: Path, target: Path) -> None:
     os.replace(temp, target)
 
 
+def write_model_file(
+    checkpoint: str | Path, out: str | Path, dtype: torch.dtype = torch.float32
+) -> Path:
+    """Write the lean model file (weights + model config, safetensors) of ``checkpoint``.
+
+    See :mod:`switchvae.model.pretrained` (``dtype``: how floating weights are stored);
+    returns ``out``.
+    """
+    from switchvae.model.pretrained import save_pretrained
+    from switchvae.model.switchvae import SwitchVAE
+
+    return save_pretrained(SwitchVAE.from_checkpoint(checkpoint), out, dtype)
+
+
 def load_weights_only(path: str | Path, mmap: bool = False) -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU, with a one-line error.
 

@@ -19,6 +19,7 @@ from switchvae import __version__
 from switchvae.config import RUN_CONFIG_FILE, RUN_INFO_FILE, Config, config_to_dict, config_to_yaml
 from switchvae.errors import ConfigError
 from switchvae.locks import hold_lock
+from switchvae.model.pretrained import MODEL_FILE
 from switchvae.model.switchvae import SwitchVAE
 from switchvae.train import checkpoint as ckpt
 from switchvae.train.engine import (
@@ -268,7 +269,8 @@ def fit(
     Args:
         config: the run configuration (see :func:`switchvae.config.load_config`).
         data_dir: prepared dataset directory (``switchvae prepare``).
-        run_dir: output directory: ``config.yaml``, ``log.jsonl``, ``tb/``, ``checkpoints/``.
+        run_dir: output directory: ``config.yaml``, ``log.jsonl``, ``tb/``, ``checkpoints/``,
+            and at the end ``model.safetensors`` (weights + model config, to share).
         resume: continue from ``run_dir/checkpoints/last.pt`` exactly where it stopped.
         progress: show a progress bar per epoch (process 0 only).
     Raises:
@@ -306,6 +308,9 @@ def fit(
             # a resumed run that was already finished is left exactly as it was
             finished_before = resume and state.step == start_step
             path = ckpt.last_checkpoint(run_dir) if finished_before else _save(run, state)
+            model_file = run_dir / MODEL_FILE  # weights + model config only, to share
+            if fabric.is_global_zero and not (finished_before and model_file.is_file()):
+                ckpt.write_model_file(path, model_file)
         finally:
             run.logger.close()
     return FitResult(

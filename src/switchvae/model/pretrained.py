@@ -1,0 +1,114 @@
+"""The lean model file: weights and model config only, as safetensors.
+
+A training checkpoint (``RUN/checkpoints/last.pt``) carries the optimizer state, RNG
+states and the run config so that training can resume; to share or deploy a trained model
+only the weights and the :class:`~switchvae.model.config.ModelConfig` are needed. The
+model file holds exactly these: the state dict as safetensors tensors and, in the file's
+metadata (string -> string), ``format``, ``format_version``, ``package_version`` and
+``model_config`` (JSON). ``fit`` writes ``RUN/model.safetensors`` at its end;
+``switchvae export-model RUN --out FILE`` writes one from a run's checkpoint;
+:meth:`SwitchVAE.from_pretrained <switchvae.model.switchvae.SwitchVAE.from_pretrained>` reads it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from switchvae import __version__
+from switchvae.atomic import atomic_write
+from switchvae.errors import ConfigError
+from switchvae.model.config import ModelConfig
+
+MODEL_FILE = "model.safetensors"  # RUN/model.safetensors
+MODEL_FORMAT = "switchvae-model"
+MODEL_FORMAT_VERSION = "1"
+
+
+def save_pretrained(model: nn.Module, path: str | Path, dtype: torch.dtype = torch.float32) -> Path:
+    """Write a SwitchVAE's weights and ``model.config`` to ``path`` (safetensors), atomically.
+
+    Tensors are stored contiguous and on the CPU; tensors that share memory are stored once
+    (safetensors' ``save_model`` records the aliases in the metadata). ``dtype`` stores the
+    floating tensors in a smaller type (``torch.float16``/``torch.bfloat16``: half the file;
+    :func:`load_weights` casts them back into the float32 model); counters stay integers.
+
+    Returns:
+        ``path``.
+    """
+    from safetensors.torch import save_model
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "package_version": __version__,
+        "model_config": json.dumps(asdict(model.config), sort_keys=True),
+        "dtype": str(dtype).removeprefix("torch."),
+    }
+    stored = model.to("cpu") if dtype == torch.float32 else copy.deepcopy(model).to("cpu", dtype)
+    with atomic_write(path) as temp:
+        save_model(stored, str(temp), metadata=metadata)
+    return path
+
+
+def read_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """(model config, state dict) of a training checkpoint (``torch.save`` of a dict with
+    ``model_config`` and ``model``), read with ``weights_only=True``.
+
+    Raises:
+        ConfigError: the file is missing, unreadable or not a SwitchVAE checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint not found: {path}")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+        return ModelConfig(**payload["model_config"]), payload["model"]
+    except ConfigError:
+        raise
+    except Exception as error:  # unreadable file, missing key, bad config
+        raise ConfigError(f"{path} is not a usable SwitchVAE checkpoint: {error}") from error
+
+
+def read_model_config(path: str | Path) -> ModelConfig:
+    """The :class:`ModelConfig` stored in a model file's metadata (no tensor is read)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"model file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata: dict[str, Any] = handle.metadata() or {}
+    except Exception as error:  # not a safetensors file, truncated, ...
+        raise ConfigError(f"{path} is not a safetensors model file: {error}") from None
+    if metadata.get("format") != MODEL_FORMAT or "model_config" not in metadata:
+        raise ConfigError(f"{path} is a safetensors file but not a SwitchVAE model file")
+    try:
+        return ModelConfig(**json.loads(metadata["model_config"]))
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{path}: unusable model_config in the metadata: {error}") from None
+
+
+def load_weights(model: nn.Module, path: str | Path, device: str | torch.device = "cpu") -> None:
+    """Load a model file's tensors into ``model`` (built from :func:`read_model_config`).
+
+    Raises:
+        ConfigError: missing or mismatched tensors.
+    """
+    from safetensors.torch import load_model
+
+    try:
+        load_model(model, str(path), strict=True, device=str(device))
+    except Exception as error:  # missing or mismatched tensors
+        raise ConfigError(f"{path}: weights do not fit the stored model config: {error}") from None
