@@ -42,4 +42,5 @@ def _render(shape, settings) -> np.ndarray:
         color=settings.color,
         backend=settings.backend,
         resolution=settings.resolution,
+        normalize=False,  # meshes arrive canonical (mesh_pair), grids are in their frame
     )

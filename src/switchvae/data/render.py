@@ -30,6 +30,7 @@ from switchvae.data.camera import (
     pixel_rays,
     project_points,
 )
+from switchvae.data.mesh import CANONICAL_UP, normalize_mesh
 from switchvae.data.raster import rasterize_face_ids
 from switchvae.errors import DataError
 
@@ -123,7 +124,10 @@ def _check_grid(grid: np.ndarray) -> np.ndarray:
 
 
 def _as_mesh(
-    mesh_or_voxels: trimesh.Trimesh | np.ndarray, resolution: int | None
+    mesh_or_voxels: trimesh.Trimesh | np.ndarray,
+    resolution: int | None,
+    normalize: bool = False,
+    up_axis: str = CANONICAL_UP,
 ) -> trimesh.Trimesh:
     """Turn the render input into a non-empty canonical-frame mesh, or raise DataError."""
     if isinstance(mesh_or_voxels, trimesh.Trimesh):
@@ -133,10 +137,12 @@ def _as_mesh(
         reach = np.abs(mesh.bounds).max()  # bounds of the vertices the faces use
         if not np.isfinite(reach):
             raise DataError("render_views input: the mesh has non-finite (NaN or inf) vertices.")
+        if normalize:
+            return normalize_mesh(mesh, resolution=resolution or 32, up_axis=up_axis)
         if reach > CANONICAL_HALF_EXTENT + BOUNDS_TOLERANCE:
             raise DataError(
                 f"render_views input: mesh reaches {reach:.4g} from the origin, outside the "
-                "canonical cube [-0.5, 0.5]^3; normalize it first (switchvae.data.normalize_mesh)."
+                "canonical cube [-0.5, 0.5]^3; normalize it first (normalize=True, the default)."
             )
         return mesh
     if isinstance(mesh_or_voxels, np.ndarray):
@@ -233,25 +239,33 @@ def render_views(
     color: bool = False,
     backend: str = "auto",
     resolution: int | None = 32,
+    normalize: bool = True,
+    up_axis: str = CANONICAL_UP,
 ) -> np.ndarray:
-    """Render a canonical-frame mesh or voxel grid from V cameras around it.
+    """Render a mesh or a voxel grid from V cameras around it.
 
     Cameras, pixel centers and the view layouts are described in
     :mod:`switchvae.data.camera` (view 0 of the ring looks at the front from +z, azimuth
     counter-clockwise seen from above, world +x is image right in view 0).
 
     Args:
-        mesh_or_voxels: a trimesh.Trimesh inside [-0.5, 0.5]^3 with y up, or a (D, D, D)
-            bool / 0-1 occupancy grid in (x, y, z) index order, rendered as the cube
-            faces of its occupied voxels (:func:`voxels_to_mesh`).
+        mesh_or_voxels: a trimesh.Trimesh (any placement and size, as
+            :func:`~switchvae.data.voxelize.voxelize_mesh` takes), or a (D, D, D) bool / 0-1
+            occupancy grid in (x, y, z) index order, rendered as the cube faces of its
+            occupied voxels (:func:`voxels_to_mesh`).
         num_views: V >= 1.
         image_size: H = W >= 1 in pixels.
         elevation_deg, views, seed: camera layout, see :func:`camera_poses`.
         color: False for gray (C = 1), True for normal-tinted RGB (C = 3).
         backend: ``"embree"`` (ray casting), ``"torch"`` (rasterizer) or ``"auto"``
             (embree when embreex is importable, else torch).
-        resolution: expected side D of a voxel-grid input; None accepts any side.
-            Ignored for meshes.
+        resolution: expected side D of a voxel-grid input; None accepts any side. For a
+            mesh, the grid side whose margin ``normalize`` leaves (None: 32).
+        normalize: first bring a mesh to the canonical frame with
+            :func:`~switchvae.data.mesh.normalize_mesh` (as ``voxelize_mesh`` does, so the
+            views and the voxels of one mesh line up); if False the mesh is taken as already
+            canonical (inside [-0.5, 0.5]^3, y up) and refused otherwise. Ignored for grids.
+        up_axis: the mesh's up axis (``"y"``, or ``"z"`` for ModelNet); only with normalize.
 
     Returns:
         (V, H, W, C) uint8 images: background 255, object levels <= 217.
@@ -263,7 +277,7 @@ def render_views(
     check_positive_int(num_views, "num_views")
     check_positive_int(image_size, "image_size")
     chosen = _resolve_backend(backend)
-    mesh = _as_mesh(mesh_or_voxels, resolution)
+    mesh = _as_mesh(mesh_or_voxels, resolution, normalize, up_axis)
     poses = camera_poses(num_views, elevation_deg, views, seed)
     face_ids = (
         _face_ids_embree(mesh, *pixel_rays(poses, image_size))
