@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from switchvae.data.mesh import MODELNET_UP, load_mesh, normalize_mesh
-from switchvae.data.render import render_views
-from switchvae.data.voxelize import voxelize_mesh
+from switchvae.data.geometry.mesh import MODELNET_UP, load_mesh, normalize_mesh
+from switchvae.data.geometry.render import render_views
+from switchvae.data.geometry.voxelize import voxelize_mesh
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELNET_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "modelnet_off"

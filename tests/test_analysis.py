@@ -41,8 +41,8 @@ from switchvae.analysis.report import ReportOptions, write_report
 from switchvae.analysis.runfiles import read_log
 from switchvae.analysis.tables import metrics_tables
 from switchvae.cli.analysis import add_commands as add_analysis_parsers
-from switchvae.data.binvox import read_binvox, read_binvox_header
-from switchvae.data.render import voxels_to_mesh
+from switchvae.data.geometry.binvox import read_binvox, read_binvox_header
+from switchvae.data.geometry.render import voxels_to_mesh
 from switchvae.errors import ConfigError, DataError
 
 FIGURES = {

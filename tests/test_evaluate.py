@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from switchvae.cli.evaluate import add_evaluate_arguments, run_evaluate
-from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
-from switchvae.data.prepared import load_prepared
+from switchvae.data.pipeline.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from switchvae.data.store.prepared import load_prepared
 from switchvae.errors import ConfigError
 from switchvae.evaluate import classify
 from switchvae.evaluate.classify import classify_latents

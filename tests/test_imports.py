@@ -70,3 +70,28 @@ def test_no_import_cycle():
 
 def test_cycle_finder_finds_one():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
+
+
+def test_every_module_imports():
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(switchvae.__path__, "switchvae."):
+        if not info.name.endswith("__main__"):  # that one runs the command line
+            importlib.import_module(info.name)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path):
+    import pytest
+
+    from switchvae.atomic import atomic_write, write_text_atomic
+
+    target = tmp_path / "notes.txt"
+    (tmp_path / "notes.txt.tmp").write_text("a user's file")  # never touched
+    write_text_atomic(target, "first")
+    with pytest.raises(RuntimeError), atomic_write(target) as temp:
+        temp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "notes.txt.tmp"]
+    assert (tmp_path / "notes.txt.tmp").read_text() == "a user's file"

@@ -10,16 +10,16 @@ import pytest
 import torch
 import trimesh
 
-from switchvae.data.camera import (
+from switchvae.data.geometry.camera import (
     CAMERA_DISTANCE,
     RANDOM_ELEVATION_RANGE_DEG,
     camera_poses,
     pixel_rays,
     project_points,
 )
-from switchvae.data.mesh import MODELNET_UP, load_mesh, normalize_mesh
-from switchvae.data.raster import rasterize_face_ids
-from switchvae.data.render import render_views, voxels_to_mesh
+from switchvae.data.geometry.mesh import MODELNET_UP, load_mesh, normalize_mesh
+from switchvae.data.geometry.raster import rasterize_face_ids
+from switchvae.data.geometry.render import render_views, voxels_to_mesh
 from switchvae.errors import DataError
 
 needs_embree = pytest.mark.skipif(not trimesh.ray.has_embree, reason="embreex not importable")

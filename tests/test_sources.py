@@ -15,9 +15,9 @@ import trimesh
 from switchvae.cli import build_parser, main
 from switchvae.cli.prepare import add_source_parsers
 from switchvae.data import load_prepared
-from switchvae.data.resample import grid_to_canonical, resample_grid
+from switchvae.data.geometry.resample import grid_to_canonical, resample_grid
+from switchvae.data.geometry.voxelize import voxelize_mesh
 from switchvae.data.sources.holdout import stratified_assign
-from switchvae.data.voxelize import voxelize_mesh
 from switchvae.errors import ConfigError, DataError
 
 SMALL = ["--views", "2", "--image-size", "32", "--workers", "1", "--no-progress"]

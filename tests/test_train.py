@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from switchvae.config import load_config
-from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.prepare import ItemSpec, PrepareSettings, prepare_dataset
 from switchvae.errors import ConfigError
 from switchvae.model.switchvae import SwitchVAE
 from switchvae.train import engine
@@ -228,7 +228,7 @@ def test_cpu_preset_step_runs_in_bf16_channels_last(data_dir: Path, tmp_path: Pa
 def _emulate_ddp(config, data_dir: Path, steps: int, world: int) -> dict:
     """One process doing what `world` DDP processes do: each rank's shard of the global
     batch with the same switch generator state, gradients averaged, one optimizer step."""
-    from switchvae.data.prepared import load_prepared
+    from switchvae.data.store.prepared import load_prepared
 
     dataset = load_prepared(data_dir, "train", config.data.num_views, "random")
     network = build_model(config, 1)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from switchvae.config import RUN_INFO_FILE, Config, load_config
-from switchvae.data.prepare import PrepareResult, PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.prepare import PrepareResult, PrepareSettings, prepare_dataset
 from switchvae.data.sources.synthetic import SyntheticSource
 from switchvae.train.checkpoint import has_checkpoints, last_checkpoint
 

@@ -9,7 +9,6 @@ through :func:`switchvae.evaluate.embed.embed_split`. Latents are posterior **me
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from switchvae.data.prepared import PreparedDataset, load_prepared, read_manifest
+from switchvae.atomic import atomic_write
+from switchvae.data.store.prepared import PreparedDataset, load_prepared, read_manifest
 from switchvae.errors import ConfigError, DataError
 from switchvae.evaluate.embed import embed_split, has_image_branch, has_voxel_branch
 from switchvae.evaluate.metrics import METRICS_FILE, load_run, resolve_data_dir
@@ -278,8 +278,6 @@ def save_latents(
         if z is not None:
             arrays[name] = z
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    with temp.open("wb") as handle:
+    with atomic_write(path) as temp, temp.open("wb") as handle:
         np.savez(handle, **arrays)
-    os.replace(temp, path)
     return path

@@ -12,7 +12,6 @@ the same data show the same shapes.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from switchvae.analysis.latents import (
 )
 from switchvae.analysis.runfiles import LOG_FILE, read_checkpoint_info, read_log, read_metrics
 from switchvae.analysis.tables import config_table, data_table, metrics_tables, training_progress
+from switchvae.atomic import atomic_write
 from switchvae.evaluate.embed import embed_split, has_image_branch, has_voxel_branch
 from switchvae.evaluate.metrics import CHECKPOINT, METRICS_FILE, load_run
 
@@ -260,7 +260,6 @@ def write_report(
         sections,
     )
     path = run_dir / REPORT_FILE
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(page, encoding="utf-8")
-    os.replace(temp, path)
+    with atomic_write(path) as temp:
+        temp.write_text(page, encoding="utf-8")
     return path

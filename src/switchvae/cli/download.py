@@ -16,7 +16,7 @@ from switchvae.errors import DataError
 
 def add_download_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``switchvae download DATASET --to DIR``."""
-    from switchvae.data.download import DATASETS
+    from switchvae.data.download.datasets import DATASETS
 
     parser.add_argument("dataset", choices=sorted(DATASETS), help="which dataset to fetch")
     parser.add_argument("--to", required=True, type=Path, help="folder for archives + data")
@@ -54,7 +54,7 @@ def _pinned_checksums(pairs: list[str]) -> dict[str, str]:
 
 def run_download(args: argparse.Namespace) -> int:
     """Print the dataset's terms, then download, check and extract it; print the digests."""
-    from switchvae.data.download import dataset_info, download_dataset
+    from switchvae.data.download.datasets import dataset_info, download_dataset
 
     info = dataset_info(args.dataset)
     print(f"Terms of use of {info.name}: {info.terms}")

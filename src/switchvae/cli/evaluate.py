@@ -53,7 +53,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate every RUN, write each ``RUN/metrics.json``, print a short table; exit code."""
-    from switchvae.data.output_dir import write_json_atomic
+    from switchvae.data.store.output_dir import write_json_atomic
     from switchvae.evaluate.metrics import METRICS_FILE, evaluate_run, summarize_runs
 
     device = parse_device(args.device)

@@ -60,8 +60,8 @@ def settings_from(args: argparse.Namespace):
 
 def run_prepare(source, args: argparse.Namespace) -> int:
     """Prepare ``source`` into ``args.out``; print what was written and how hard it is."""
-    from switchvae.data.prepare import prepare_dataset
-    from switchvae.data.shard import parse_shard
+    from switchvae.data.pipeline.prepare import prepare_dataset
+    from switchvae.data.pipeline.shard import parse_shard
 
     result = prepare_dataset(
         source,
@@ -115,7 +115,7 @@ def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_merge(args: argparse.Namespace) -> int:
     """Check the shards of one sharded prepare run and merge them into ``--out``."""
-    from switchvae.data.shard import merge_shards
+    from switchvae.data.pipeline.shard import merge_shards
 
     result = merge_shards(args.shards, args.out, args.overwrite, progress=not args.no_progress)
     sizes = ", ".join(f"{k} {v}" for k, v in result.split_sizes.items())

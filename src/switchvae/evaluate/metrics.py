@@ -29,8 +29,13 @@ import torch
 
 from switchvae import __version__
 from switchvae.config import RUN_INFO_FILE
-from switchvae.data.output_dir import write_json_atomic
-from switchvae.data.prepared import PreparedDataset, load_prepared, read_manifest, split_summary
+from switchvae.data.store.output_dir import write_json_atomic
+from switchvae.data.store.prepared import (
+    PreparedDataset,
+    load_prepared,
+    read_manifest,
+    split_summary,
+)
 from switchvae.errors import ConfigError, DataError
 from switchvae.evaluate.classify import (
     C_GRID,

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from switchvae import __version__
+from switchvae.atomic import atomic_write
 from switchvae.errors import ConfigError
 
 CHECKPOINT_FORMAT = "switchvae-checkpoint"
@@ -148,9 +149,8 @@ def save_atomically(fabric: Any, path: Path, state: dict[str, Any]) -> None:
 
 def copy_atomically(source: Path, target: Path) -> None:
     """Copy a finished checkpoint to another name, atomically (rank 0 only)."""
-    temp = target.with_name(target.name + TEMP_SUFFIX)
-    shutil.copyfile(source, temp)
-    os.replace(temp, target)
+    with atomic_write(target) as temp:
+        shutil.copyfile(source, temp)
 
 
 def write_model_file(

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from switchvae.config import RUN_INFO_FILE
-from switchvae.data.prepared import MANIFEST
+from switchvae.data.store.prepared import MANIFEST
 from switchvae.errors import ConfigError
 from switchvae.locks import LOCK_FILE
 from switchvae.train import checkpoint as ckpt

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
+
+from switchvae.atomic import write_text_atomic
 
 LOG_FILE = "log.jsonl"
 TENSORBOARD_DIR = "tb"
@@ -29,9 +30,7 @@ def _truncate_after(path: Path, step: int) -> None:
                 kept.append(line)
         except json.JSONDecodeError:
             continue  # a line cut by the kill
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text("".join(f"{line}\n" for line in kept))
-    os.replace(temp, path)
+    write_text_atomic(path, "".join(f"{line}\n" for line in kept))
 
 
 class RunLogger:

@@ -1,14 +1,14 @@
 """Source: any folder of meshes, one sub-folder per class (``switchvae prepare meshes``).
 
 Layout: ``<root>/<class>/**/<name>.<ext>`` with ``ext`` one of
-:data:`switchvae.data.mesh.MESH_FORMATS` (searched recursively inside each class folder).
+:data:`switchvae.data.geometry.mesh.MESH_FORMATS` (searched recursively inside each class folder).
 Classes are the class folders in alphabetical order. A root without class folders is one
 class named after the root. Hidden files and folders (starting with ".") are ignored.
 
 Splits are drawn per class (stratified) by a seed-stable hash of each file's path relative
 to the root (:mod:`.holdout`): ``test_fraction`` of each class to test, ``val_fraction``
 to val, the rest to train; adding files to a class moves few others. Meshes go through the
-shared mesh path (:func:`switchvae.data.pair.mesh_pair`) with the given up axis.
+shared mesh path (:func:`switchvae.data.pipeline.pair.mesh_pair`) with the given up axis.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from switchvae.cli.args import fraction
-from switchvae.data.mesh import MESH_FORMATS, UP_AXES, load_mesh
-from switchvae.data.pair import mesh_pair
+from switchvae.data.geometry.mesh import MESH_FORMATS, UP_AXES, load_mesh
+from switchvae.data.pipeline.pair import mesh_pair
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.holdout import check_fraction, stratified_assign
 from switchvae.data.sources.registry import SourceCommand

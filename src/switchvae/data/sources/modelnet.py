@@ -8,8 +8,8 @@ from the folders; a validation split can be carved from train per class
 comparable with published ones).
 
 Meshes are z-up (``MODELNET_UP``) and go through the shared mesh path
-(:func:`switchvae.data.pair.mesh_pair`); malformed ``OFF<n> <m> 0`` first lines are
-repaired by :func:`switchvae.data.mesh.load_mesh`. ``.binvox`` files in the same layout
+(:func:`switchvae.data.pipeline.pair.mesh_pair`); malformed ``OFF<n> <m> 0`` first lines are
+repaired by :func:`switchvae.data.geometry.mesh.load_mesh`. ``.binvox`` files in the same layout
 (binvox run on the OFF meshes: read_binvox's (x, y, z) is the mesh frame, z up) are taken
 as voxels: rotated to y up like the meshes, resampled to the prepared resolution when their
 side differs, placement kept, views rendered from the grid. With both files for one shape,
@@ -27,10 +27,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from switchvae.cli.args import fraction
-from switchvae.data.binvox import read_binvox
-from switchvae.data.mesh import MODELNET_UP, UP_AXES, load_mesh
-from switchvae.data.pair import grid_pair, mesh_pair
-from switchvae.data.resample import conform_grid
+from switchvae.data.geometry.binvox import read_binvox
+from switchvae.data.geometry.mesh import MODELNET_UP, UP_AXES, load_mesh
+from switchvae.data.geometry.resample import conform_grid
+from switchvae.data.pipeline.pair import grid_pair, mesh_pair
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.holdout import carve_validation, check_fraction
 from switchvae.data.sources.registry import SourceCommand

@@ -49,6 +49,8 @@ def source_commands() -> list[SourceCommand]:
     package = importlib.import_module("switchvae.data.sources")
     commands = []
     for info in pkgutil.iter_modules(package.__path__):
+        if info.ispkg:
+            continue
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         command = getattr(module, "COMMAND", None)
         if isinstance(command, SourceCommand):

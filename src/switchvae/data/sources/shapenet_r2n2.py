@@ -2,7 +2,7 @@
 
 Inputs (Choy et al., 3D-R2N2, ECCV 2016): ``ShapeNetVox32/<taxonomy>/<model>/model.binvox``,
 ``ShapeNetRendering/<taxonomy>/<model>/rendering/{00..23}.png`` and the split file
-``ShapeNet.json`` (:mod:`switchvae.data.r2n2` has the facts and readers).
+``ShapeNet.json`` (:mod:`switchvae.data.sources.r2n2` has the facts and readers).
 
 * Classes: the split file's categories (or those chosen) in split-file order, named by
   ``taxonomy_name``; the manifest's source description lists their taxonomy ids.
@@ -10,11 +10,11 @@ Inputs (Choy et al., 3D-R2N2, ECCV 2016): ``ShapeNetVox32/<taxonomy>/<model>/mod
   both roots is left out with a log warning (and listed as absent); a model of a present
   category that is missing or broken on disk is skipped with its reason.
 * Voxels: the 32^3 ShapeNetVox32 grids as stored (read_binvox, then
-  :func:`~switchvae.data.r2n2.shapenetvox32_to_canonical`). They fill the grid with no
+  :func:`~switchvae.data.sources.r2n2.shapenetvox32_to_canonical`). They fill the grid with no
   one-voxel margin; they are kept so (recorded in the manifest), only resampled when the
   prepared resolution is not 32.
 * Views: the original renders, not re-rendered: the first ``num_views`` (default all 24)
-  at 137x137, stored RGBA (C = 4); :mod:`switchvae.data.prepared` fills the background on
+  at 137x137, stored RGBA (C = 4); :mod:`switchvae.data.store.prepared` fills the background on
   read (random light colour in training, gray 240 otherwise). Settings must use
   ``image_size`` 137 and ``num_views`` <= 24 (:func:`r2n2_settings`); ``color``, ``views``
   and ``elevation_deg`` do not apply: the cameras are those of ``rendering_metadata.txt``.
@@ -31,8 +31,10 @@ from typing import Any
 import numpy as np
 
 from switchvae.cli.args import name_list
-from switchvae.data.binvox import read_binvox
-from switchvae.data.r2n2 import (
+from switchvae.data.geometry.binvox import read_binvox
+from switchvae.data.geometry.resample import resample_grid
+from switchvae.data.sources.base import ItemSpec, PrepareSettings
+from switchvae.data.sources.r2n2 import (
     R2N2_IMAGE_SIZE,
     R2N2_NUM_RENDERINGS,
     CategorySplit,
@@ -40,8 +42,6 @@ from switchvae.data.r2n2 import (
     read_split_file,
     shapenetvox32_to_canonical,
 )
-from switchvae.data.resample import resample_grid
-from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.registry import SourceCommand
 from switchvae.errors import ConfigError, DataError
 

@@ -10,16 +10,16 @@ from typing import Any
 import numpy as np
 
 from switchvae.cli.args import positive_int
-from switchvae.data import prepared as fmt
-from switchvae.data.pair import mesh_pair
+from switchvae.data.pipeline.pair import mesh_pair
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.registry import SourceCommand
-from switchvae.data.synthetic import (
+from switchvae.data.sources.synthetic_set import (
     SYNTHETIC_CLASSES,
     make_item_mesh,
     nearest_neighbour_accuracy,
     synthetic_items,
 )
+from switchvae.data.store import prepared as fmt
 
 # The demo's default size: 60 shapes per class -> 42 train / 6 val / 12 test per class.
 DEFAULT_SHAPES_PER_CLASS = 60

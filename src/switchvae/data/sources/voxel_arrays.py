@@ -8,7 +8,7 @@ occupied where the value is >= 0.5; labels ``y_<split>`` or ``Y_<split>`` of sha
 
 Arrays carry no axis convention: they are read as indexed (x, y, z) with the up axis given
 (``z`` by default, the ModelNet convention), rotated into the canonical y-up frame and
-resampled to the prepared resolution (:mod:`switchvae.data.resample`). Views are rendered
+resampled to the prepared resolution (:mod:`switchvae.data.geometry.resample`). Views are rendered
 from the grid.
 
 Memory: a stored archive (``np.savez``) is memory-mapped, one grid is read per item. A
@@ -28,9 +28,8 @@ from typing import Any
 import numpy as np
 
 from switchvae.cli.args import fraction, name_list
-from switchvae.data import npz_members
-from switchvae.data.pair import grid_pair
-from switchvae.data.resample import conform_grid
+from switchvae.data.geometry.resample import conform_grid
+from switchvae.data.pipeline.pair import grid_pair
 from switchvae.data.sources.arrays_layout import (
     CLASS_NAMES_KEY,
     OCCUPANCY_THRESHOLD,
@@ -43,12 +42,13 @@ from switchvae.data.sources.arrays_layout import (
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.holdout import carve_validation, check_fraction
 from switchvae.data.sources.registry import SourceCommand
+from switchvae.data.store import npz_members
 from switchvae.errors import DataError
 from switchvae.limits import MAX_CLASSES
 
 RESAMPLING_NOTE = (
     "grids whose side differs from the manifest resolution are resampled "
-    "(switchvae.data.resample: any-occupied pooling down, repetition up)"
+    "(switchvae.data.geometry.resample: any-occupied pooling down, repetition up)"
 )
 
 

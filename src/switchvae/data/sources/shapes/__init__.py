@@ -12,10 +12,10 @@ from collections.abc import Callable
 import numpy as np
 import trimesh
 
-from switchvae.data.shapes.furniture import bed, desk, shelf, table
-from switchvae.data.shapes.seating import bench, chair, sofa
-from switchvae.data.shapes.vehicles import airplane, car
-from switchvae.data.shapes.vessels import bottle, lamp, mug
+from switchvae.data.sources.shapes.furniture import bed, desk, shelf, table
+from switchvae.data.sources.shapes.seating import bench, chair, sofa
+from switchvae.data.sources.shapes.vehicles import airplane, car
+from switchvae.data.sources.shapes.vessels import bottle, lamp, mug
 
 ShapeGenerator = Callable[[np.random.Generator], list[trimesh.Trimesh]]
 

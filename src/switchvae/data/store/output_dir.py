@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchvae.data import prepared as fmt
+from switchvae.atomic import write_text_atomic
+from switchvae.data.store import prepared as fmt
 from switchvae.errors import DataError
 from switchvae.locks import LOCK_FILE, hold_lock
 
@@ -43,9 +44,7 @@ class PrepareResult:
 
 def write_json_atomic(path: Path, payload: Any) -> None:
     """Write JSON to ``path`` via a temporary file and a rename (never half-written)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(payload, indent=1))
 
 
 def check_out_path(out: str | Path) -> Path:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from switchvae.data import prepared as fmt
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
+from switchvae.data.store import prepared as fmt
 from switchvae.errors import DataError
 
 # Bytes kept free on top of the arrays: done markers, labels, manifest, skipped list.

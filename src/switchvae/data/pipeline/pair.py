@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from switchvae.data.mesh import normalize_mesh
-from switchvae.data.render import render_views
-from switchvae.data.voxelize import voxelize_mesh
+from switchvae.data.geometry.mesh import normalize_mesh
+from switchvae.data.geometry.render import render_views
+from switchvae.data.geometry.voxelize import voxelize_mesh
 
 
 def mesh_pair(mesh: trimesh.Trimesh, settings, up_axis: str = "y") -> tuple[np.ndarray, np.ndarray]:
@@ -15,7 +15,7 @@ def mesh_pair(mesh: trimesh.Trimesh, settings, up_axis: str = "y") -> tuple[np.n
 
     Args:
         mesh: any mesh (its own scale and position), up axis ``up_axis``.
-        settings: a :class:`~switchvae.data.prepare.PrepareSettings`.
+        settings: a :class:`~switchvae.data.pipeline.prepare.PrepareSettings`.
         up_axis: "y" (ShapeNet, the canonical frame) or "z" (ModelNet).
     Returns:
         voxels bool (D, D, D) and views uint8 (V, H, W, C).

@@ -18,8 +18,8 @@ import urllib.parse
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from switchvae.data.archive import extract_archive
-from switchvae.data.fetch import DEFAULT_ATTEMPTS, download_file, file_sha256
+from switchvae.data.download.archive import extract_archive
+from switchvae.data.download.fetch import DEFAULT_ATTEMPTS, download_file, file_sha256
 from switchvae.errors import DataError
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from switchvae.data.shapes.parts import (
+from switchvae.data.sources.shapes.parts import (
     block,
     disk,
     leg_positions,

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from switchvae.data.npy_stream import npy_layout
+from switchvae.data.store.npy_stream import npy_layout
 from switchvae.errors import DataError
 from switchvae.limits import MAX_GRID_SIDE
 

@@ -26,9 +26,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from switchvae.data import prepared as fmt
-from switchvae.data.allocate import allocate_arrays, check_free_space, planned_bytes
-from switchvae.data.output_dir import (
+from switchvae.data.pipeline.prepare_work import DONE_DIR, ChunkRunner, chunks, finalize, run_chunks
+from switchvae.data.pipeline.shard import plan_fingerprint, select_shard
+from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source, printable_ids
+from switchvae.data.store import prepared as fmt
+from switchvae.data.store.allocate import allocate_arrays, check_free_space, planned_bytes
+from switchvae.data.store.output_dir import (
     PARTIAL_SUFFIX,
     SKIPPED_FILE,
     WORK_MARKER,
@@ -40,9 +43,6 @@ from switchvae.data.output_dir import (
     work_dir,
     write_json_atomic,
 )
-from switchvae.data.prepare_work import DONE_DIR, ChunkRunner, chunks, finalize, run_chunks
-from switchvae.data.shard import plan_fingerprint, select_shard
-from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source, printable_ids
 from switchvae.errors import DataError
 from switchvae.locks import LOCK_FILE
 

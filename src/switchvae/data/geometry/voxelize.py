@@ -20,7 +20,7 @@ import numpy as np
 import trimesh
 from scipy import ndimage
 
-from switchvae.data.mesh import CANONICAL_UP, check_mesh, normalize_mesh
+from switchvae.data.geometry.mesh import CANONICAL_UP, check_mesh, normalize_mesh
 from switchvae.errors import DataError
 
 SNAP_TOLERANCE_VOXELS = 1e-9
@@ -258,7 +258,7 @@ def voxelize_mesh(
         mesh: a triangle mesh; open and self-overlapping meshes are fine.
         resolution: grid side D.
         normalize: first bring the mesh to the canonical frame with
-            :func:`~switchvae.data.mesh.normalize_mesh`; if False the mesh is taken as already
+            :func:`~switchvae.data.geometry.mesh.normalize_mesh`; if False the mesh is taken as already
             canonical and whatever lies outside the cube [-0.5, 0.5]^3 is clipped away.
         up_axis: the mesh's up axis (``"y"``, or ``"z"`` for ModelNet); only with normalize.
         fill: interior method, see :func:`fill_interior`.

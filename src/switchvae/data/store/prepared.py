@@ -11,7 +11,7 @@ Layout of a prepared dataset directory::
 
 Arrays are opened with ``mmap_mode="r"`` and read one item at a time, so a dataset is
 never loaded whole. A dataset is complete only when ``manifest.json`` exists: writers build
-it under a temporary name and rename it into place at the end (see ``prepare.py``).
+it under a temporary name and rename it into place at the end (see ``switchvae.data.pipeline.prepare``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from switchvae.data.prepared_check import check_manifest, check_split_files
+from switchvae.data.store.prepared_check import check_manifest, check_split_files
 from switchvae.errors import DataError
 
 FORMAT_NAME = "switchvae-prepared"

@@ -5,7 +5,7 @@ Layout (Choy et al., 3D-R2N2, ECCV 2016): ``ShapeNetVox32/<taxonomy>/<model>/mod
 and the split file ``ShapeNet.json``.
 
 Orientation, measured on the real fixture (tests/test_r2n2.py pins it): the array
-:func:`switchvae.data.binvox.read_binvox` returns (binvox (x, y, z), the ``binvox_rw``
+:func:`switchvae.data.geometry.binvox.read_binvox` returns (binvox (x, y, z), the ``binvox_rw``
 convention) is already the ShapeNet object frame = the canonical frame: y up, cameras orbit
 around y. The files' "different order" is the raw byte order [x, z, y] that read_binvox undoes.
 """

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import trimesh
 
-from switchvae.data.shapes.parts import arc, block, disk, ellipsoid, lathe, rod
+from switchvae.data.sources.shapes.parts import arc, block, disk, ellipsoid, lathe, rod
 
 Parts = list[trimesh.Trimesh]
 Rng = np.random.Generator

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from switchvae.data.r2n2 import R2N2_IMAGE_SIZE, R2N2_METADATA_COLUMNS
+from switchvae.data.sources.r2n2 import R2N2_IMAGE_SIZE, R2N2_METADATA_COLUMNS
 from switchvae.errors import DataError
 
 # Camera distance = distance ratio * 1.75 (3D-R2N2 config RENDERING.MAX_CAMERA_DIST; also

@@ -20,13 +20,13 @@ the dataset readers, not here.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, overload
 
 import numpy as np
 
+from switchvae.atomic import atomic_write
 from switchvae.errors import DataError
 from switchvae.limits import MAX_GRID_SIDE
 
@@ -270,11 +270,5 @@ def write_binvox(
     )
     payload = header.encode("ascii") + _encode_runs(file_order.ravel().view(np.uint8)).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as temp:
+        temp.write_bytes(payload)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from switchvae.data.shapes.parts import block, hull, lathe, rod, slab
+from switchvae.data.sources.shapes.parts import block, hull, lathe, rod, slab
 
 Parts = list[trimesh.Trimesh]
 Rng = np.random.Generator

@@ -4,9 +4,9 @@ Two backends find, for every pixel center, the nearest triangle (face index or -
 
 * ``"embree"``: ray casting with trimesh's embreex-backed intersector, one ray per pixel
   center, all views' rays in a single call;
-* ``"torch"``: the plain-torch z-buffer rasterizer of :mod:`switchvae.data.raster`.
+* ``"torch"``: the plain-torch z-buffer rasterizer of :mod:`switchvae.data.geometry.raster`.
 
-Both use the cameras and pixel centers of :mod:`switchvae.data.camera` and then share one
+Both use the cameras and pixel centers of :mod:`switchvae.data.geometry.camera` and then share one
 shading step, so they agree pixel-wise up to triangle-edge and depth-tie decisions.
 
 Shading: white background (255); the object is gray with a Lambert term from a
@@ -23,15 +23,15 @@ import numpy as np
 import torch
 import trimesh
 
-from switchvae.data.camera import (
+from switchvae.data.geometry.camera import (
     RING_ELEVATION_DEG,
     camera_poses,
     check_positive_int,
     pixel_rays,
     project_points,
 )
-from switchvae.data.mesh import CANONICAL_UP, normalize_mesh
-from switchvae.data.raster import rasterize_face_ids
+from switchvae.data.geometry.mesh import CANONICAL_UP, normalize_mesh
+from switchvae.data.geometry.raster import rasterize_face_ids
 from switchvae.errors import DataError
 
 __all__ = ["BACKENDS", "camera_poses", "render_views", "shade", "voxels_to_mesh"]
@@ -245,12 +245,12 @@ def render_views(
     """Render a mesh or a voxel grid from V cameras around it.
 
     Cameras, pixel centers and the view layouts are described in
-    :mod:`switchvae.data.camera` (view 0 of the ring looks at the front from +z, azimuth
+    :mod:`switchvae.data.geometry.camera` (view 0 of the ring looks at the front from +z, azimuth
     counter-clockwise seen from above, world +x is image right in view 0).
 
     Args:
         mesh_or_voxels: a trimesh.Trimesh (any placement and size, as
-            :func:`~switchvae.data.voxelize.voxelize_mesh` takes), or a (D, D, D) bool / 0-1
+            :func:`~switchvae.data.geometry.voxelize.voxelize_mesh` takes), or a (D, D, D) bool / 0-1
             occupancy grid in (x, y, z) index order, rendered as the cube faces of its
             occupied voxels (:func:`voxels_to_mesh`).
         num_views: V >= 1.
@@ -262,7 +262,7 @@ def render_views(
         resolution: expected side D of a voxel-grid input; None accepts any side. For a
             mesh, the grid side whose margin ``normalize`` leaves (None: 32).
         normalize: first bring a mesh to the canonical frame with
-            :func:`~switchvae.data.mesh.normalize_mesh` (as ``voxelize_mesh`` does, so the
+            :func:`~switchvae.data.geometry.mesh.normalize_mesh` (as ``voxelize_mesh`` does, so the
             views and the voxels of one mesh line up); if False the mesh is taken as already
             canonical (inside [-0.5, 0.5]^3, y up) and refused otherwise. Ignored for grids.
         up_axis: the mesh's up axis (``"y"``, or ``"z"`` for ModelNet); only with normalize.

@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from switchvae.data import prepared as fmt
-from switchvae.data.npy_stream import copy_row_runs, npy_layout, write_npy_header
-from switchvae.data.output_dir import (
+from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source
+from switchvae.data.store import prepared as fmt
+from switchvae.data.store.npy_stream import copy_row_runs, npy_layout, write_npy_header
+from switchvae.data.store.output_dir import (
     PARTIAL_SUFFIX,
     SKIPPED_FILE,
     PrepareResult,
@@ -47,7 +48,6 @@ from switchvae.data.output_dir import (
     work_dir,
     write_json_atomic,
 )
-from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source
 from switchvae.errors import DataError
 
 __all__ = [

@@ -5,7 +5,7 @@ their own frame and side. Two steps make them canonical (DESIGN §8: index order
 y up, side D):
 
 * :func:`grid_to_canonical` turns a z-up grid into a y-up one with the same proper rotation
-  that :func:`switchvae.data.mesh.normalize_mesh` applies to z-up meshes
+  that :func:`switchvae.data.geometry.mesh.normalize_mesh` applies to z-up meshes
   (x' = x, y' = z, z' = -y), so a mesh and its grid stay aligned.
 * :func:`resample_grid` changes the side: downsampling by an integer factor is
   any-occupied pooling (64^3 -> 32^3: a coarse voxel is occupied when any of its 2^3 fine
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from switchvae.data.mesh import UP_AXES
+from switchvae.data.geometry.mesh import UP_AXES
 from switchvae.errors import DataError
 
 
@@ -95,7 +95,7 @@ def grid_to_canonical(grid: np.ndarray, up_axis: str) -> np.ndarray:
         grid: (D, D, D) bool or numeric (non-zero = occupied), index order (x, y, z).
         up_axis: "y" (kept as is) or "z" (ModelNet): canonical[i, j, k] =
             grid[i, D - 1 - k, j], i.e. x' = x, y' = z, z' = -y, the rotation of
-            :func:`~switchvae.data.mesh.normalize_mesh`.
+            :func:`~switchvae.data.geometry.mesh.normalize_mesh`.
 
     Returns:
         A new contiguous bool (D, D, D) array.

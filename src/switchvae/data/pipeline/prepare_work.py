@@ -25,10 +25,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from switchvae import __version__
-from switchvae.data import prepared as fmt
-from switchvae.data.npy_stream import npy_layout, select_rows
-from switchvae.data.output_dir import write_json_atomic
 from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source
+from switchvae.data.store import prepared as fmt
+from switchvae.data.store.npy_stream import npy_layout, select_rows
+from switchvae.data.store.output_dir import write_json_atomic
 from switchvae.errors import DataError
 
 DONE_DIR = "done"

@@ -2,7 +2,7 @@
 
 Every item carries its own integer seed, derived from (set seed, class name, index), so
 its mesh can be rebuilt alone in any worker (:func:`make_item_mesh`). Shapes come from the
-class generators in :mod:`switchvae.data.shapes`; each is then stretched a little along
+class generators in :mod:`switchvae.data.sources.shapes`; each is then stretched a little along
 each axis (proportions vary within a class, as between CAD models) and turned a little
 about the up axis (they stay roughly front-facing, like ShapeNet's aligned models).
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import trimesh
 
-from switchvae.data.shapes import CLASS_GENERATORS
-from switchvae.data.shapes.parts import combine
+from switchvae.data.sources.shapes import CLASS_GENERATORS
+from switchvae.data.sources.shapes.parts import combine
 from switchvae.errors import DataError
 
 SYNTHETIC_CLASSES: tuple[str, ...] = tuple(CLASS_GENERATORS)
