@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from switchvae.errors import ConfigError
 from switchvae.model.config import LossConfig, ModelConfig
+from switchvae.run import RUN_CONFIG_FILE  # the run layout lives in run.py
 from switchvae.train.settings import ACCELERATORS, DataConfig, OptimConfig, TrainConfig
 
 __all__ = [
@@ -61,8 +62,6 @@ SECTIONS: dict[str, type] = {
 
 
 CPU_EPOCHS = 14
-RUN_CONFIG_FILE = "config.yaml"  # RUN/config.yaml: the resolved config of a run
-RUN_INFO_FILE = "run.json"  # RUN/run.json: the dataset a run was trained on, package version
 
 
 def tiny_preset() -> Config:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from switchvae.cli.args import int_up_to, parse_device, positive_int
 from switchvae.limits import MAX_SERIES_STEPS
+from switchvae.run import Run
 
 SOURCES = ("voxels", "views")  # as switchvae.analysis.latents.SOURCES (not imported: cheap --help)
 
@@ -59,7 +60,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     run = _open(args)
     indices = spread_indices(run.dataset.labels, args.count)
-    out = args.out or args.run / "figures" / f"reconstructions_{args.split}.png"
+    out = args.out or Run(args.run).figures_dir / f"reconstructions_{args.split}.png"
     with run.autocast():
         items = reconstruct_items(run.model, run.dataset, indices)
     print(save_reconstructions(items, out))
@@ -75,7 +76,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     with run.autocast():
         series = interpolate_items(run.model, run.dataset, args.a, args.b, args.steps, args.source)
     name = f"interpolation_{_safe(args.a)}_{_safe(args.b)}_{args.source}.png"
-    print(save_series(series, args.out or args.run / "figures" / name))
+    print(save_series(series, args.out or Run(args.run).figures_dir / name))
     return 0
 
 

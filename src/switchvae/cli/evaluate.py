@@ -54,7 +54,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def run_evaluate(args: argparse.Namespace) -> int:
     """Evaluate every RUN, write each ``RUN/metrics.json``, print a short table; exit code."""
     from switchvae.data.store.output_dir import write_json_atomic
-    from switchvae.evaluate.metrics import METRICS_FILE, evaluate_run, summarize_runs
+    from switchvae.evaluate.metrics import evaluate_run, summarize_runs
+    from switchvae.run import Run
 
     device = parse_device(args.device)
     results = []
@@ -65,7 +66,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )  # fmt: skip
         seconds = metrics["timing"]["total_s"]
-        print(f"{run_dir / METRICS_FILE} ({metrics['num_test_shapes']} shapes, {seconds:.1f} s)")
+        print(f"{Run(run_dir).metrics_file} ({metrics['num_test_shapes']} shapes, {seconds:.1f} s)")
         results.append(metrics)
     summary = summarize_runs(results)
     width = max((len(key) for key in summary), default=0)

@@ -14,9 +14,10 @@ def run_export_model(args: argparse.Namespace) -> int:
     """Export the run's last checkpoint (or the checkpoint file given) to ``--out``."""
     import torch
 
-    from switchvae.train.checkpoint import last_checkpoint, write_model_file
+    from switchvae.run import Run
+    from switchvae.train.checkpoint import write_model_file
 
-    checkpoint = args.run if args.run.is_file() else last_checkpoint(args.run)
+    checkpoint = args.run if args.run.is_file() else Run(args.run).last_checkpoint
     out = write_model_file(checkpoint, args.out, getattr(torch, args.dtype))
     print(f"{out} ({out.stat().st_size / 2**20:.1f} MiB, from {checkpoint})")
     return 0

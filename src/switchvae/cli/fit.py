@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 from switchvae.config import (
     ACCELERATORS,
     PRESETS,
-    RUN_CONFIG_FILE,
     Config,
     load_config,
     read_config_file,
 )
 from switchvae.errors import DataError
+from switchvae.run import Run
 
 if TYPE_CHECKING:
     from switchvae.train.fit import FitResult
@@ -58,7 +58,7 @@ def resolve_config(args: argparse.Namespace) -> Config:
     ):
         if value is not None:
             overrides.append(f"{key}={value}")
-    saved = args.out / RUN_CONFIG_FILE
+    saved = Run(args.out).config_file
     if args.resume and args.preset is None and args.config is None and saved.is_file():
         return load_config(base=read_config_file(saved), overrides=overrides)
     return load_config(args.preset or DEFAULT_PRESET, args.config, overrides)

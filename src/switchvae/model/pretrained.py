@@ -5,7 +5,7 @@ states and the run config so that training can resume; to share or deploy a trai
 only the weights and the :class:`~switchvae.model.config.ModelConfig` are needed. The
 model file holds exactly these: the state dict as safetensors tensors and, in the file's
 metadata (string -> string), ``format``, ``format_version``, ``package_version`` and
-``model_config`` (JSON). ``fit`` writes ``RUN/model.safetensors`` at its end;
+``model_config`` (JSON). ``fit`` writes ``RUN/model.safetensors`` (:attr:`switchvae.run.Run.model_file`) at its end;
 ``switchvae export-model RUN --out FILE`` writes one from a run's checkpoint;
 :meth:`SwitchVAE.from_pretrained <switchvae.model.switchvae.SwitchVAE.from_pretrained>` reads it.
 """
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from switchvae.atomic import atomic_write
 from switchvae.errors import ConfigError
 from switchvae.model.config import ModelConfig
 
-MODEL_FILE = "model.safetensors"  # RUN/model.safetensors
+log = logging.getLogger(__name__)
+
 MODEL_FORMAT = "switchvae-model"
 MODEL_FORMAT_VERSION = "1"
 
@@ -59,6 +61,20 @@ def save_pretrained(model: nn.Module, path: str | Path, dtype: torch.dtype = tor
     return path
 
 
+def checkpoint_parts(payload: Any, path: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    """(model config, state dict) of a loaded checkpoint ``payload`` read from ``path``.
+
+    Raises:
+        ConfigError: the payload lacks ``model_config``/``model`` or the config is invalid.
+    """
+    try:
+        return ModelConfig(**payload["model_config"]), payload["model"]
+    except ConfigError:
+        raise
+    except Exception as error:  # missing key, bad config
+        raise ConfigError(f"{path} is not a usable SwitchVAE checkpoint: {error}") from error
+
+
 def read_checkpoint(
     path: str | Path, map_location: str | torch.device = "cpu"
 ) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
@@ -73,11 +89,9 @@ def read_checkpoint(
         raise ConfigError(f"checkpoint not found: {path}")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
-        return ModelConfig(**payload["model_config"]), payload["model"]
-    except ConfigError:
-        raise
-    except Exception as error:  # unreadable file, missing key, bad config
+    except Exception as error:  # unreadable file
         raise ConfigError(f"{path} is not a usable SwitchVAE checkpoint: {error}") from error
+    return checkpoint_parts(payload, path)
 
 
 def read_model_config(path: str | Path) -> ModelConfig:
@@ -112,3 +126,33 @@ def load_weights(model: nn.Module, path: str | Path, device: str | torch.device 
         load_model(model, str(path), strict=True, device=str(device))
     except Exception as error:  # missing or mismatched tensors
         raise ConfigError(f"{path}: weights do not fit the stored model config: {error}") from None
+
+
+def load_weights_only(path: str | Path, mmap: bool = False) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU, with a one-line error.
+
+    Args:
+        path: the checkpoint file.
+        mmap: memory-map the tensors (only small entries are then read); falls back to
+            a normal load for an old-style (non-zip) file.
+    Raises:
+        ConfigError: missing, or unreadable (truncated, corrupt, not a ``torch.save`` file,
+            or holding objects other than tensors and plain values). torch's own
+            explanation, several lines long, is logged at debug level (``--verbose``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint not found: {path}")
+    try:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        except RuntimeError:
+            if not mmap:
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated file, pickle error, unsupported object
+        log.debug("torch.load(%s) failed:\n%s", path, err)
+        raise ConfigError(
+            f"{path}: unreadable checkpoint ({type(err).__name__}): truncated, corrupt or "
+            "not written by switchvae (details with --verbose)"
+        ) from None

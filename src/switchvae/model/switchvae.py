@@ -307,12 +307,17 @@ class SwitchVAE(nn.Module):
         """
         if Path(path).suffix == ".safetensors":
             return cls.from_pretrained(path, map_location)
-        config, state = read_checkpoint(path, map_location)
+        return cls.from_state(*read_checkpoint(path, map_location), source=path)
+
+    @classmethod
+    def from_state(cls, config: ModelConfig, state: dict, source: str | Path = "") -> SwitchVAE:
+        """A model (eval mode) of ``config`` holding the weights ``state``; ConfigError naming
+        ``source`` when they do not fit."""
         model = cls(config, load_pretrained=False)
         try:
             model.load_state_dict(state)
         except RuntimeError as error:  # mismatched weights
-            raise ConfigError(f"{path} is not a usable SwitchVAE checkpoint: {error}") from error
+            raise ConfigError(f"{source} is not a usable SwitchVAE checkpoint: {error}") from error
         return model.eval()
 
     @classmethod

@@ -33,35 +33,24 @@ import torch
 from switchvae import __version__
 from switchvae.atomic import atomic_write
 from switchvae.errors import ConfigError
+from switchvae.model.pretrained import load_weights_only
+from switchvae.run import Run
 
 CHECKPOINT_FORMAT = "switchvae-checkpoint"
 CHECKPOINT_VERSION = 1
-CHECKPOINT_DIR = "checkpoints"
-LAST_CHECKPOINT = "last.pt"
 TEMP_SUFFIX = ".tmp"
 
 log = logging.getLogger(__name__)
 
 
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    """``RUN/checkpoints``."""
-    return Path(run_dir) / CHECKPOINT_DIR
-
-
 def last_checkpoint(run_dir: str | Path) -> Path:
-    """``RUN/checkpoints/last.pt`` (it may not exist yet)."""
-    return checkpoint_dir(run_dir) / LAST_CHECKPOINT
-
-
-def step_checkpoint(run_dir: str | Path, step: int) -> Path:
-    """``RUN/checkpoints/step_XXXXXXX.pt``."""
-    return checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
+    """``RUN/checkpoints/last.pt`` (it may not exist yet); see :class:`switchvae.run.Run`."""
+    return Run(run_dir).last_checkpoint
 
 
 def has_checkpoints(run_dir: str | Path) -> bool:
     """True when ``RUN/checkpoints`` holds any finished ``*.pt`` file."""
-    folder = checkpoint_dir(run_dir)
-    return folder.is_dir() and any(folder.glob("*.pt"))
+    return Run(run_dir).has_checkpoints()
 
 
 def capture_rng_states(
@@ -165,36 +154,6 @@ def write_model_file(
     from switchvae.model.switchvae import SwitchVAE
 
     return save_pretrained(SwitchVAE.from_checkpoint(checkpoint), out, dtype)
-
-
-def load_weights_only(path: str | Path, mmap: bool = False) -> Any:
-    """``torch.load(path, weights_only=True)`` on the CPU, with a one-line error.
-
-    Args:
-        path: the checkpoint file.
-        mmap: memory-map the tensors (only small entries are then read); falls back to
-            a normal load for an old-style (non-zip) file.
-    Raises:
-        ConfigError: missing, or unreadable (truncated, corrupt, not a ``torch.save`` file,
-            or holding objects other than tensors and plain values). torch's own
-            explanation, several lines long, is logged at debug level (``--verbose``).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint not found: {path}")
-    try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-        except RuntimeError:
-            if not mmap:
-                raise
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, pickle error, unsupported object
-        log.debug("torch.load(%s) failed:\n%s", path, err)
-        raise ConfigError(
-            f"{path}: unreadable checkpoint ({type(err).__name__}): truncated, corrupt or "
-            "not written by switchvae (details with --verbose)"
-        ) from None
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -16,11 +16,11 @@ from typing import Any
 import torch
 
 from switchvae import __version__
-from switchvae.config import RUN_CONFIG_FILE, RUN_INFO_FILE, Config, config_to_dict, config_to_yaml
+from switchvae.config import Config, config_to_dict, config_to_yaml
 from switchvae.errors import ConfigError
 from switchvae.locks import hold_lock
-from switchvae.model.pretrained import MODEL_FILE
 from switchvae.model.switchvae import SwitchVAE
+from switchvae.run import Run
 from switchvae.train import checkpoint as ckpt
 from switchvae.train.engine import (
     EpochState,
@@ -170,15 +170,15 @@ def _checkpoint_payload(run: _Run, state: EpochState) -> dict[str, Any]:
 
 
 def _save(run: _Run, state: EpochState) -> Path:
-    path = ckpt.last_checkpoint(run.run_dir)
+    path = Run(run.run_dir).last_checkpoint
     ckpt.save_atomically(run.fabric, path, _checkpoint_payload(run, state))
     if run.config.train.keep_step_checkpoints and run.fabric.is_global_zero:
-        ckpt.copy_atomically(path, ckpt.step_checkpoint(run.run_dir, state.step))
+        ckpt.copy_atomically(path, Run(run.run_dir).step_checkpoint(state.step))
     return path
 
 
 def _resume(run: _Run, state: EpochState, config: Config) -> None:
-    path = ckpt.last_checkpoint(run.run_dir)
+    path = Run(run.run_dir).last_checkpoint
     if not path.is_file():
         log.info("no checkpoint in %s yet; starting from step 0", run.run_dir)
         return
@@ -254,7 +254,7 @@ def write_run_info(
     }
     if precision is not None:
         info["precision"] = {"resolved": precision.precision, "reason": precision.reason}
-    (run_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=1) + "\n")
+    Run(run_dir).info_file.write_text(json.dumps(info, indent=1) + "\n")
 
 
 def fit(
@@ -281,6 +281,7 @@ def fit(
         NonFiniteLossError: a loss became NaN/inf (``last.pt`` keeps the last good step).
     """
     run_dir = Path(run_dir)
+    paths = Run(run_dir)
     check_run_dir(run_dir, data_dir, resume)
     datasets = open_datasets(config, data_dir)
     precision = choose_precision(config)
@@ -299,7 +300,7 @@ def fit(
             _resume(run, state, config)
         if fabric.is_global_zero:  # run.json first: it marks the folder as a run
             write_run_info(run_dir, data_dir, precision)
-            (run_dir / RUN_CONFIG_FILE).write_text(config_to_yaml(config))
+            paths.config_file.write_text(config_to_yaml(config))
         run.logger = RunLogger(run_dir, fabric.is_global_zero, state.step)
         run.logger.write({"step": state.step, "precision": precision.precision})
         start_step = state.step
@@ -307,8 +308,8 @@ def fit(
             _loop(run, state, progress)
             # a resumed run that was already finished is left exactly as it was
             finished_before = resume and state.step == start_step
-            path = ckpt.last_checkpoint(run_dir) if finished_before else _save(run, state)
-            model_file = run_dir / MODEL_FILE  # weights + model config only, to share
+            path = paths.last_checkpoint if finished_before else _save(run, state)
+            model_file = paths.model_file  # weights + model config only, to share
             if fabric.is_global_zero and not (finished_before and model_file.is_file()):
                 ckpt.write_model_file(path, model_file)
         finally:

@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from switchvae.atomic import write_text_atomic
-
-LOG_FILE = "log.jsonl"
-TENSORBOARD_DIR = "tb"
+from switchvae.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +42,7 @@ class RunLogger:
 
     def __init__(self, run_dir: Path, enabled: bool, start_step: int = 0) -> None:
         self.enabled = enabled
-        self.path = run_dir / LOG_FILE
+        self.path = Run(run_dir).log_file
         self._writer = None
         if not enabled:
             return
@@ -52,7 +50,8 @@ class RunLogger:
         _truncate_after(self.path, start_step)
         from torch.utils.tensorboard import SummaryWriter
 
-        self._writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR), purge_step=start_step + 1)
+        tensorboard = Run(run_dir).tensorboard_dir
+        self._writer = SummaryWriter(str(tensorboard), purge_step=start_step + 1)
 
     def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` (must hold ``step``) as a JSON line and its numbers as scalars."""
