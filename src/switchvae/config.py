@@ -19,13 +19,11 @@ from omegaconf.errors import OmegaConfBaseException
 
 from switchvae.errors import ConfigError
 from switchvae.model.config import LossConfig, ModelConfig
-from switchvae.run import RUN_CONFIG_FILE  # the run layout lives in run.py
 from switchvae.train.settings import ACCELERATORS, DataConfig, OptimConfig, TrainConfig
 
 __all__ = [
     "ACCELERATORS",
     "PRESETS",
-    "RUN_CONFIG_FILE",
     "Config",
     "DataConfig",
     "LossConfig",

@@ -152,6 +152,20 @@ class Run:
             raise ConfigError(f"{self.info_file}: unreadable (not a JSON object)")
         return info
 
+    def write_info(self, data_dir: str | Path, precision: Any = None) -> None:
+        """Write ``run.json`` (``fit`` does first): the dataset and package version, so
+        ``evaluate RUN`` needs no --data; and the precision ``train.precision`` resolved to
+        on this machine (a :class:`~switchvae.train.precision.PrecisionChoice`), with why."""
+        from switchvae import __version__
+
+        info: dict[str, Any] = {
+            "data_dir": str(Path(data_dir).resolve()),
+            "package_version": __version__,
+        }
+        if precision is not None:
+            info["precision"] = {"resolved": precision.precision, "reason": precision.reason}
+        self.info_file.write_text(json.dumps(info, indent=1) + "\n")
+
     def data_dir(self, given: str | Path | None = None) -> Path:
         """``given``, else ``run.json``'s ``"data_dir"``; ConfigError when neither names one."""
         if given is not None:

@@ -156,3 +156,53 @@ def load_weights_only(path: str | Path, mmap: bool = False) -> Any:
             f"{path}: unreadable checkpoint ({type(err).__name__}): truncated, corrupt or "
             "not written by switchvae (details with --verbose)"
         ) from None
+
+
+class ModelFiles:
+    """Reading and writing a model's files; :class:`~switchvae.model.switchvae.SwitchVAE`
+    inherits these (``cls(config, load_pretrained=False)`` builds the model)."""
+
+    config: ModelConfig
+
+    def checkpoint_payload(self) -> dict:
+        """``{"model_config": plain dict, "model": state_dict}``, what :meth:`from_checkpoint`
+        reads (the training engine adds its own keys beside these)."""
+        return {"model_config": asdict(self.config), "model": self.state_dict()}
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+        """Rebuild a model from a file holding :meth:`checkpoint_payload`'s keys (or a model file).
+
+        Args:
+            path: checkpoint file (``torch.save`` of a dict with ``model_config`` and ``model``);
+                a ``.safetensors`` model file is read by :meth:`from_pretrained`.
+            map_location: where to load the tensors.
+
+        Returns:
+            The model, in eval mode.
+
+        Raises:
+            ConfigError: the file is missing, unreadable or not a SwitchVAE checkpoint.
+        """
+        if Path(path).suffix == ".safetensors":
+            return cls.from_pretrained(path, map_location)
+        return cls.from_state(*read_checkpoint(path, map_location), source=path)
+
+    @classmethod
+    def from_state(cls, config: ModelConfig, state: dict, source: str | Path = "") -> Any:
+        """A model (eval mode) of ``config`` holding the weights ``state``; ConfigError naming
+        ``source`` when they do not fit."""
+        model = cls(config, load_pretrained=False)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:  # mismatched weights
+            raise ConfigError(f"{source} is not a usable SwitchVAE checkpoint: {error}") from error
+        return model.eval()
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+        """Rebuild a model from a model file (``model.safetensors``: weights + model config,
+        see :mod:`switchvae.model.pretrained`), in eval mode; raises ConfigError if unusable."""
+        model = cls(read_model_config(path), load_pretrained=False)
+        load_weights(model, path, map_location)
+        return model.to(map_location).eval()

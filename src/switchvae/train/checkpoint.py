@@ -42,6 +42,15 @@ TEMP_SUFFIX = ".tmp"
 
 log = logging.getLogger(__name__)
 
+# Settings that may change on resume without changing the result.
+RESUME_MAY_CHANGE = {
+    ("data", "num_workers"),
+    ("train", "log_every_steps"),
+    ("train", "checkpoint_every_steps"),
+    ("train", "keep_step_checkpoints"),
+    ("train", "val_every_epochs"),
+}
+
 
 def last_checkpoint(run_dir: str | Path) -> Path:
     """``RUN/checkpoints/last.pt`` (it may not exist yet); see :class:`switchvae.run.Run`."""
@@ -180,3 +189,23 @@ def checkpoint_header() -> dict[str, Any]:
         "format_version": CHECKPOINT_VERSION,
         "package_version": __version__,
     }
+
+
+def check_resumable(saved: dict[str, Any], config: Any, path: Path) -> None:
+    """Refuse to resume the checkpoint ``path`` (its saved config ``saved``) under a
+    ``config`` that changes a setting outside :data:`RESUME_MAY_CHANGE`."""
+    from switchvae.config import config_to_dict
+
+    current = config_to_dict(config)
+    changed = [
+        f"{section}.{key}"
+        for section, values in current.items()
+        for key, value in values.items()
+        if (section, key) not in RESUME_MAY_CHANGE
+        and saved.get(section, {}).get(key, value) != value
+    ]
+    if changed:
+        raise ConfigError(
+            f"cannot resume {path} with other settings ({', '.join(changed)}); resume with the "
+            "run's own config (RUN/config.yaml) or start another --out"
+        )

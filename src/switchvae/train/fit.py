@@ -6,7 +6,6 @@ step and the one-epoch loop live in :mod:`switchvae.train.engine`.
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -15,7 +14,6 @@ from typing import Any
 
 import torch
 
-from switchvae import __version__
 from switchvae.config import Config, config_to_dict, config_to_yaml
 from switchvae.errors import ConfigError
 from switchvae.locks import hold_lock
@@ -31,7 +29,6 @@ from switchvae.train.engine import (
     train_one_epoch,
 )
 from switchvae.train.loader import EpochSampler, epoch_generator, eval_loader, train_loader
-from switchvae.train.precision import PrecisionChoice
 from switchvae.train.rundir import check_run_dir
 from switchvae.train.runlog import RunLogger
 from switchvae.train.schedule import build_scheduler
@@ -48,15 +45,6 @@ from switchvae.train.validate import validate
 
 log = logging.getLogger(__name__)
 
-# Settings that may change on resume without changing the result.
-RESUME_MAY_CHANGE = {
-    ("data", "num_workers"),
-    ("train", "log_every_steps"),
-    ("train", "checkpoint_every_steps"),
-    ("train", "keep_step_checkpoints"),
-    ("train", "val_every_epochs"),
-}
-
 
 @dataclass(frozen=True)
 class FitResult:
@@ -69,22 +57,6 @@ class FitResult:
     losses: dict[str, float]
     val_metrics: dict[str, float] = field(default_factory=dict)
     global_rank: int = 0
-
-
-def _check_resumable(saved: dict[str, Any], config: Config, path: Path) -> None:
-    current = config_to_dict(config)
-    changed = [
-        f"{section}.{key}"
-        for section, values in current.items()
-        for key, value in values.items()
-        if (section, key) not in RESUME_MAY_CHANGE
-        and saved.get(section, {}).get(key, value) != value
-    ]
-    if changed:
-        raise ConfigError(
-            f"cannot resume {path} with other settings ({', '.join(changed)}); resume with the "
-            "run's own config (RUN/config.yaml) or start another --out"
-        )
 
 
 @dataclass
@@ -183,7 +155,7 @@ def _resume(run: _Run, state: EpochState, config: Config) -> None:
         log.info("no checkpoint in %s yet; starting from step 0", run.run_dir)
         return
     saved = ckpt.read_checkpoint(path)
-    _check_resumable(saved["config"], config, path)
+    ckpt.check_resumable(saved["config"], config, path)
     ctx = run.ctx
     objects = {"model": run.network, "optimizer": ctx.optimizer, "scheduler": ctx.scheduler}
     run.fabric.load(path, objects, strict=False, weights_only=True)
@@ -243,20 +215,6 @@ def _loop(run: _Run, state: EpochState, progress: bool) -> None:
         _validate(run, state)
 
 
-def write_run_info(
-    run_dir: Path, data_dir: str | Path, precision: PrecisionChoice | None = None
-) -> None:
-    """``RUN/run.json``: the dataset and package version, so ``evaluate RUN`` needs no --data;
-    and the precision ``train.precision`` resolved to on this machine, with the reason."""
-    info: dict[str, Any] = {
-        "data_dir": str(Path(data_dir).resolve()),
-        "package_version": __version__,
-    }
-    if precision is not None:
-        info["precision"] = {"resolved": precision.precision, "reason": precision.reason}
-    Run(run_dir).info_file.write_text(json.dumps(info, indent=1) + "\n")
-
-
 def fit(
     config: Config,
     data_dir: str | Path,
@@ -299,7 +257,7 @@ def fit(
         if resume:
             _resume(run, state, config)
         if fabric.is_global_zero:  # run.json first: it marks the folder as a run
-            write_run_info(run_dir, data_dir, precision)
+            paths.write_info(data_dir, precision)
             paths.config_file.write_text(config_to_yaml(config))
         run.logger = RunLogger(run_dir, fabric.is_global_zero, state.step)
         run.logger.write({"step": state.step, "precision": precision.precision})
