@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from switchvae.data import prepared as fmt
+from switchvae.data.store import prepared as fmt
 from switchvae.evaluate.metrics import evaluate_run
 from switchvae.model.config import ModelConfig
 from switchvae.model.switchvae import SwitchVAE

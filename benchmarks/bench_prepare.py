@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from switchvae.data.mesh import load_mesh, normalize_mesh
-from switchvae.data.pair import mesh_pair
-from switchvae.data.prepare import PrepareSettings
-from switchvae.data.synthetic import SYNTHETIC_CLASSES, make_shape
-from switchvae.data.voxelize import voxelize_mesh
+from switchvae.data.geometry.mesh import load_mesh, normalize_mesh
+from switchvae.data.geometry.voxelize import voxelize_mesh
+from switchvae.data.pipeline.pair import mesh_pair
+from switchvae.data.pipeline.prepare import PrepareSettings
+from switchvae.data.sources.synthetic_set import SYNTHETIC_CLASSES, make_shape
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "modelnet_off"
 TARGET_MESHES_PER_S = 30.0

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
-from switchvae.data.shard import merge_shards
+from switchvae.data.pipeline.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.shard import merge_shards
 from switchvae.errors import DataError
 
 SETTINGS = PrepareSettings(resolution=32, num_views=12, image_size=64)
@@ -79,7 +79,7 @@ def peak_rss_mb() -> dict[str, float]:
 
 
 def _write_off(job: tuple) -> None:
-    from switchvae.data.synthetic import make_item_mesh
+    from switchvae.data.sources.synthetic_set import make_item_mesh
 
     item, path = job
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,7 @@ def _write_off(job: tuple) -> None:
 
 
 def phase_write_tree(root: Path, per_class: int, workers: int) -> dict:
-    from switchvae.data.synthetic import synthetic_items
+    from switchvae.data.sources.synthetic_set import synthetic_items
 
     items = synthetic_items(per_class, 0)
     jobs = []

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from switchvae.data.mesh import MODELNET_UP, load_mesh, normalize_mesh
-from switchvae.data.render import render_views
-from switchvae.data.voxelize import voxelize_mesh
+from switchvae.data.geometry.mesh import MODELNET_UP, load_mesh, normalize_mesh
+from switchvae.data.geometry.render import render_views
+from switchvae.data.geometry.voxelize import voxelize_mesh
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODELNET_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "modelnet_off"
@@ -54,7 +54,9 @@ def render_rows(image_size: int, backend: str) -> list[tuple[str, np.ndarray]]:
     meshes = {}
     for path in sorted(MODELNET_FIXTURES.rglob("*.off")):
         meshes[path.stem] = normalize_mesh(load_mesh(path), RESOLUTION, up_axis=MODELNET_UP)
-        views = render_views(meshes[path.stem], RING_VIEWS, image_size, backend=backend)
+        views = render_views(
+            meshes[path.stem], RING_VIEWS, image_size, backend=backend, normalize=False
+        )
         rows.append((f"{path.parent.parent.name}/{path.stem}", views[shown, ..., 0]))
     for name in VOXELIZED:
         grid = voxelize_mesh(meshes[name], RESOLUTION, normalize=False)

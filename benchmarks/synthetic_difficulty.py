@@ -21,14 +21,14 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from switchvae.data.synthetic import (
+from switchvae.data.geometry.voxelize import voxelize_mesh
+from switchvae.data.sources.synthetic_set import (
     SYNTHETIC_CLASSES,
     SyntheticItem,
     make_item_mesh,
     nearest_neighbour_accuracy,
     synthetic_items,
 )
-from switchvae.data.voxelize import voxelize_mesh
 
 TARGET_RANGE = (0.70, 0.92)
 """Accepted 1-NN accuracy (real ModelNet10: ~0.84)."""

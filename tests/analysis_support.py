@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
 from switchvae.data.sources.synthetic import SyntheticSource
 from switchvae.model.config import ModelConfig
 from switchvae.model.switchvae import SwitchVAE

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from switchvae.data.prepare import ItemSpec, PrepareSettings
+from switchvae.data.pipeline.prepare import ItemSpec, PrepareSettings
 
 SETTINGS = PrepareSettings(resolution=8, num_views=2, image_size=16)
 

@@ -15,7 +15,6 @@ import trimesh
 from PIL import Image
 
 from analysis_support import LATENT_DIM, fake_metrics, make_run, shared_data
-from switchvae.analysis.cli import add_analysis_parsers
 from switchvae.analysis.figures import (
     grid_picture,
     project_2d,
@@ -39,11 +38,12 @@ from switchvae.analysis.latents import (
 )
 from switchvae.analysis.meshes import export_decoded, probabilities_to_mesh
 from switchvae.analysis.report import ReportOptions, write_report
-from switchvae.analysis.runfiles import read_log
 from switchvae.analysis.tables import metrics_tables
-from switchvae.data.binvox import read_binvox, read_binvox_header
-from switchvae.data.render import voxels_to_mesh
+from switchvae.cli.analysis import add_commands as add_analysis_parsers
+from switchvae.data.geometry.binvox import read_binvox, read_binvox_header
+from switchvae.data.geometry.render import voxels_to_mesh
 from switchvae.errors import ConfigError, DataError
+from switchvae.run import read_log
 
 FIGURES = {
     "training_curves.png",

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from switchvae.data import load_prepared
-from switchvae.data.pair import grid_pair
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.pair import grid_pair
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
 from switchvae.data.sources.voxel_arrays import VoxelArraySource
 from switchvae.errors import DataError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchvae.data.binvox import (
+from switchvae.data.geometry.binvox import (
     BinvoxHeader,
     read_binvox,
     read_binvox_header,

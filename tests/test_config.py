@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from switchvae.cli.fit import add_fit_arguments, resolve_config
 from switchvae.config import (
     PRESETS,
     Config,
@@ -18,7 +19,6 @@ from switchvae.config import (
     with_overrides,
 )
 from switchvae.errors import ConfigError
-from switchvae.train.cli import add_fit_arguments, resolve_config
 
 CONFIGS_DIR = Path(__file__).resolve().parents[1] / "configs"
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from switchvae.data import fetch
-from switchvae.data.archive import extract_archive
-from switchvae.data.cli import add_download_arguments, run_download
-from switchvae.data.download import DatasetInfo, RemoteFile, download_dataset
-from switchvae.data.fetch import download_file
+from switchvae.cli.download import add_download_arguments, run_download
+from switchvae.data.download import fetch
+from switchvae.data.download.archive import extract_archive
+from switchvae.data.download.datasets import DatasetInfo, RemoteFile, download_dataset
+from switchvae.data.download.fetch import download_file
 from switchvae.errors import DataError
 
 OFF_TEXT = b"OFF\n4 1 0\n0 0 0\n1 0 0\n0 1 0\n0 0 1\n3 0 1 2\n"

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
-from switchvae.data.prepared import load_prepared
+from switchvae.cli.evaluate import add_evaluate_arguments, run_evaluate
+from switchvae.data.pipeline.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from switchvae.data.store.prepared import load_prepared
 from switchvae.errors import ConfigError
 from switchvae.evaluate import classify
 from switchvae.evaluate.classify import classify_latents
-from switchvae.evaluate.cli import add_evaluate_arguments, run_evaluate
 from switchvae.evaluate.embed import embed_split, use_fast_layout
 from switchvae.evaluate.iou import (
     Overlap,
@@ -25,7 +25,7 @@ from switchvae.evaluate.iou import (
     pooled_iou,
     summarize_iou,
 )
-from switchvae.evaluate.metrics import evaluate_run, flatten_metrics, resolve_data_dir
+from switchvae.evaluate.metrics import evaluate_run, flatten_metrics
 from switchvae.evaluate.retrieval import (
     image_to_voxel_retrieval,
     retrieval_ranks,
@@ -33,6 +33,7 @@ from switchvae.evaluate.retrieval import (
 )
 from switchvae.model.config import ModelConfig
 from switchvae.model.switchvae import SwitchVAE
+from switchvae.run import Run
 
 D = 32
 TINY = {"latent_dim": 8, "image_feature_dim": 32, "image_channels": 1, "aggregation": "max"}
@@ -321,10 +322,10 @@ def test_one_branch_mode_omits_the_other_branch(tmp_path: Path, data_dir: Path, 
 
 def test_data_dir_comes_from_run_json_or_fails_clearly(tmp_path: Path, data_dir: Path):
     run = _write_run(tmp_path / "run", with_info=data_dir)
-    assert resolve_data_dir(run, None) == data_dir
+    assert Run(run).data_dir(None) == data_dir
     bare = _write_run(tmp_path / "bare")
     with pytest.raises(ConfigError, match="--data"):
-        resolve_data_dir(bare, None)
+        Run(bare).data_dir(None)
     with pytest.raises(ConfigError, match="held-out"):
         evaluate_run(run, split="train")
 
@@ -332,7 +333,7 @@ def test_data_dir_comes_from_run_json_or_fails_clearly(tmp_path: Path, data_dir:
 def test_cli_defaults_match_the_library():
     import inspect
 
-    from switchvae.evaluate import cli
+    from switchvae.cli import evaluate as cli
 
     defaults = inspect.signature(evaluate_run).parameters
     assert defaults["seeds"].default == cli.DEFAULT_SEEDS

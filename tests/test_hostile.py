@@ -28,8 +28,8 @@ import pytest
 from analysis_support import make_run
 from reliability_support import CUBE_OFF, BoxSource, snapshot
 from switchvae.cli import main
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
-from switchvae.data.prepared import load_prepared
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
+from switchvae.data.store.prepared import load_prepared
 
 SMALL = ["--views", "2", "--image-size", "16", "--resolution", "8", "--workers", "1", "--no-progress"]  # fmt: skip
 FIT = ["--preset", "tiny", "--set", "train.epochs=1", "--no-progress"]
@@ -248,7 +248,7 @@ def test_fit_on_a_full_disk_names_the_run_directory(small_disk, dataset: Path, c
 
 
 def test_a_second_prepare_while_one_is_writing(tmp_path: Path, capsys):
-    from switchvae.data.output_dir import work_dir
+    from switchvae.data.store.output_dir import work_dir
 
     out = tmp_path / "d"
     argv = ["prepare", "synthetic", "--out", str(out), "--shapes-per-class", "1", *SMALL]

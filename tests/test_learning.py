@@ -11,7 +11,7 @@ import torch
 
 from switchvae.cli import main
 from switchvae.config import load_config
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
 from switchvae.data.sources.synthetic import SyntheticSource
 from switchvae.demo import _untrained_run
 from switchvae.evaluate.metrics import evaluate_run, flatten_metrics

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from switchvae.data.mesh import (
+from switchvae.data.geometry.mesh import (
     CANONICAL_UP,
     MODELNET_UP,
     SHAPENET_UP,

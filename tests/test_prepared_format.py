@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
-from switchvae.data.prepared import (
+from switchvae.data.pipeline.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from switchvae.data.store.prepared import (
     load_prepared,
     pack_voxels,
     read_manifest,

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from switchvae.data import r2n2, r2n2_camera
-from switchvae.data.binvox import read_binvox
+from switchvae.data.geometry.binvox import read_binvox
+from switchvae.data.sources import r2n2, r2n2_camera
 from switchvae.errors import DataError
 
 CHAIR = "03001627"

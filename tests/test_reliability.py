@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from reliability_support import CUBE_OFF, SETTINGS, BoxSource, snapshot
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
-from switchvae.data.prepared import load_prepared
-from switchvae.data.shard import merge_shards
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.shard import merge_shards
+from switchvae.data.store.prepared import load_prepared
 from switchvae.errors import ConfigError, DataError
 
 # --- item 1: never remove a folder the package did not make ------------------------------
@@ -79,7 +79,7 @@ def test_merge_keeps_a_user_folder_named_like_its_work_folder(tmp_path: Path):
 
 
 def test_a_second_prepare_into_the_same_out_stops_with_one_line(tmp_path: Path):
-    from switchvae.data.output_dir import work_dir
+    from switchvae.data.store.output_dir import work_dir
 
     out = tmp_path / "d"
     with work_dir(out, ".partial", "prepare") as work:
@@ -225,7 +225,7 @@ def test_prepare_refuses_up_front_when_the_disk_is_too_small(small_disk):
 
 
 def test_allocation_on_a_full_disk_raises_instead_of_crashing(small_disk):
-    from switchvae.data.allocate import allocate_arrays
+    from switchvae.data.store.allocate import allocate_arrays
 
     disk = small_disk("1m")
     items = BoxSource(count=40).items()
@@ -260,7 +260,7 @@ BIG_VIEWS = PrepareSettings(resolution=8, num_views=8, image_size=128)
 
 @pytest.mark.parametrize("dims", ["99999999999999999999999 1 1", "1024 1024 1024"])
 def test_binvox_with_a_huge_grid_is_refused(tmp_path: Path, dims: str):
-    from switchvae.data.binvox import read_binvox
+    from switchvae.data.geometry.binvox import read_binvox
 
     path = tmp_path / "huge.binvox"
     path.write_bytes(
@@ -425,7 +425,7 @@ def test_prepare_refuses_the_current_folder_as_out(tmp_path: Path, monkeypatch, 
 def test_a_cuda_device_that_is_not_there_is_a_clear_error():
     import torch
 
-    from switchvae.cli_args import parse_device
+    from switchvae.cli.args import parse_device
 
     missing = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda:0"
     with pytest.raises(ConfigError, match=f"--device {missing}"):
@@ -439,7 +439,7 @@ def test_interpolation_steps_are_bounded():
     import torch
 
     from switchvae.analysis.interpolate import lerp_latents
-    from switchvae.cli_args import int_up_to
+    from switchvae.cli.args import int_up_to
     from switchvae.limits import MAX_SERIES_STEPS
 
     z = torch.zeros(4)

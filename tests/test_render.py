@@ -10,16 +10,16 @@ import pytest
 import torch
 import trimesh
 
-from switchvae.data.camera import (
+from switchvae.data.geometry.camera import (
     CAMERA_DISTANCE,
     RANDOM_ELEVATION_RANGE_DEG,
     camera_poses,
     pixel_rays,
     project_points,
 )
-from switchvae.data.mesh import MODELNET_UP, load_mesh, normalize_mesh
-from switchvae.data.raster import rasterize_face_ids
-from switchvae.data.render import render_views, voxels_to_mesh
+from switchvae.data.geometry.mesh import MODELNET_UP, load_mesh, normalize_mesh
+from switchvae.data.geometry.raster import rasterize_face_ids
+from switchvae.data.geometry.render import render_views, voxels_to_mesh
 from switchvae.errors import DataError
 
 needs_embree = pytest.mark.skipif(not trimesh.ray.has_embree, reason="embreex not importable")
@@ -73,7 +73,12 @@ def canonical_fixtures(modelnet_meshes: list[Path]) -> list[tuple[str, trimesh.T
 @pytest.mark.parametrize(("num_views", "color"), [(1, False), (5, True), (12, False)])
 def test_shape_dtype_and_levels(backend: str, num_views: int, color: bool) -> None:
     images = render_views(
-        box((0, 0, 0), (0.5, 0.3, 0.4)), num_views, 24, color=color, backend=backend
+        box((0, 0, 0), (0.5, 0.3, 0.4)),
+        num_views,
+        24,
+        color=color,
+        backend=backend,
+        normalize=False,
     )
     assert images.shape == (num_views, 24, 24, 3 if color else 1)
     assert images.dtype == np.uint8
@@ -85,11 +90,11 @@ def test_shape_dtype_and_levels(backend: str, num_views: int, color: bool) -> No
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_deterministic(backend: str) -> None:
     mesh = trimesh.creation.icosphere(subdivisions=2, radius=0.4)
-    first = render_views(mesh, 3, 20, backend=backend)
-    assert np.array_equal(first, render_views(mesh, 3, 20, backend=backend))
-    random_a = render_views(mesh, 4, 20, views="random", seed=7, backend=backend)
-    random_b = render_views(mesh, 4, 20, views="random", seed=7, backend=backend)
-    random_c = render_views(mesh, 4, 20, views="random", seed=8, backend=backend)
+    first = render_views(mesh, 3, 20, backend=backend, normalize=False)
+    assert np.array_equal(first, render_views(mesh, 3, 20, backend=backend, normalize=False))
+    random_a = render_views(mesh, 4, 20, views="random", seed=7, backend=backend, normalize=False)
+    random_b = render_views(mesh, 4, 20, views="random", seed=7, backend=backend, normalize=False)
+    random_c = render_views(mesh, 4, 20, views="random", seed=8, backend=backend, normalize=False)
     assert np.array_equal(random_a, random_b) and not np.array_equal(random_a, random_c)
 
 
@@ -130,8 +135,8 @@ def test_projection_matches_pixel_rays() -> None:
 @needs_embree
 def test_backends_agree_on_fixtures(canonical_fixtures: list[tuple[str, trimesh.Trimesh]]) -> None:
     for name, mesh in canonical_fixtures:
-        embree = render_views(mesh, 12, 64, backend="embree")[..., 0].astype(int)
-        raster = render_views(mesh, 12, 64, backend="torch")[..., 0].astype(int)
+        embree = render_views(mesh, 12, 64, backend="embree", normalize=False)[..., 0].astype(int)
+        raster = render_views(mesh, 12, 64, backend="torch", normalize=False)[..., 0].astype(int)
         covered_embree, covered_raster = embree < 255, raster < 255
         both = covered_embree & covered_raster
         iou = both.sum() / (covered_embree | covered_raster).sum()
@@ -142,8 +147,8 @@ def test_backends_agree_on_fixtures(canonical_fixtures: list[tuple[str, trimesh.
 @needs_embree
 def test_backends_agree_in_color(canonical_fixtures: list[tuple[str, trimesh.Trimesh]]) -> None:
     mesh = canonical_fixtures[0][1]
-    embree = render_views(mesh, 4, 48, color=True, backend="embree").astype(int)
-    raster = render_views(mesh, 4, 48, color=True, backend="torch").astype(int)
+    embree = render_views(mesh, 4, 48, color=True, backend="embree", normalize=False).astype(int)
+    raster = render_views(mesh, 4, 48, color=True, backend="torch", normalize=False).astype(int)
     assert np.abs(embree - raster).mean() <= MAX_MEAN_GRAY_DIFFERENCE
 
 
@@ -157,7 +162,9 @@ def square(normal_axis: int) -> trimesh.Trimesh:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_open_mesh_is_lit_from_both_sides(backend: str) -> None:
-    images = render_views(square(2), 12, 32, backend=backend)  # faces +z: view 0 front, 6 back
+    images = render_views(
+        square(2), 12, 32, backend=backend, normalize=False
+    )  # faces +z: view 0 front, 6 back
     front, back = images[0][silhouette(images[[0]])[0]], images[6][silhouette(images[[6]])[0]]
     assert len(front) > 50 and np.array_equal(np.unique(front), np.unique(back))
     assert front.min() > 64  # lit, not only ambient (0.25 * 255)
@@ -166,7 +173,9 @@ def test_open_mesh_is_lit_from_both_sides(backend: str) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_color_follows_world_normal(backend: str) -> None:
     for axis, view in [(0, 3), (1, 0), (2, 0)]:  # +x seen from view 3, +y and +z from view 0
-        image = render_views(square(axis), 12, 32, color=True, backend=backend)[view]
+        image = render_views(square(axis), 12, 32, color=True, backend=backend, normalize=False)[
+            view
+        ]
         pixels = image[silhouette(image[None])[0]].astype(int)
         assert len(pixels) > 20
         assert (pixels.argmax(axis=1) == axis).all()
@@ -240,26 +249,32 @@ def test_voxel_column_along_y_is_tall(backend: str) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_orientation(backend: str) -> None:
     tall = box((0, 0, 0), (0.15, 0.9, 0.25))
-    for view in silhouette(render_views(tall, 12, 48, backend=backend)):
+    for view in silhouette(render_views(tall, 12, 48, backend=backend, normalize=False)):
         height, width = extent(view)
         assert height > width
     # View 0 looks from +z: world +x is image right, +y is image up.
-    right = silhouette(render_views(box((0.35, 0, 0), (0.1, 0.1, 0.1)), 12, 48, backend=backend))
+    right = silhouette(
+        render_views(box((0.35, 0, 0), (0.1, 0.1, 0.1)), 12, 48, backend=backend, normalize=False)
+    )
     assert np.nonzero(right[0])[1].mean() > 30 and np.nonzero(right[6])[1].mean() < 18
-    up = silhouette(render_views(box((0, 0.35, 0), (0.1, 0.1, 0.1)), 1, 48, backend=backend))
+    up = silhouette(
+        render_views(box((0, 0.35, 0), (0.1, 0.1, 0.1)), 1, 48, backend=backend, normalize=False)
+    )
     assert np.nonzero(up[0])[0].mean() < 18
     # Counter-clockwise seen from above: view 3 looks from +x, so world -z is image right.
-    back = silhouette(render_views(box((0, 0, -0.35), (0.1, 0.1, 0.1)), 12, 48, backend=backend))
+    back = silhouette(
+        render_views(box((0, 0, -0.35), (0.1, 0.1, 0.1)), 12, 48, backend=backend, normalize=False)
+    )
     assert np.nonzero(back[3])[1].mean() > 30
 
 
 def test_auto_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
     mesh = box((0.1, 0, 0), (0.3, 0.5, 0.2))
-    expected = render_views(mesh, 2, 16, backend="torch")
+    expected = render_views(mesh, 2, 16, backend="torch", normalize=False)
     monkeypatch.setattr(trimesh.ray, "has_embree", False)
-    assert np.array_equal(render_views(mesh, 2, 16, backend="auto"), expected)
+    assert np.array_equal(render_views(mesh, 2, 16, backend="auto", normalize=False), expected)
     with pytest.raises(DataError, match="embreex"):
-        render_views(mesh, 2, 16, backend="embree")
+        render_views(mesh, 2, 16, backend="embree", normalize=False)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +291,7 @@ def test_auto_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_bad_arguments(arguments: dict, message: str) -> None:
     with pytest.raises(DataError, match=message):
-        render_views(box((0, 0, 0), (0.2, 0.2, 0.2)), **arguments)
+        render_views(box((0, 0, 0), (0.2, 0.2, 0.2)), **arguments, normalize=False)
 
 
 @pytest.mark.parametrize(
@@ -297,4 +312,19 @@ def test_bad_arguments(arguments: dict, message: str) -> None:
 )
 def test_bad_inputs(data: object, message: str) -> None:
     with pytest.raises(DataError, match=message):
-        render_views(data)
+        render_views(data, normalize=False)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_raw_mesh_is_normalized_like_voxelize_mesh(backend: str) -> None:
+    raw = box((3.0, -2.0, 5.0), (4.0, 1.0, 2.0))  # far from the origin, larger than the cube
+    canonical = normalize_mesh(raw, 32)
+    images = render_views(raw, 4, 32, backend=backend)
+    assert np.array_equal(images, render_views(canonical, 4, 32, backend=backend, normalize=False))
+    z_up = normalize_mesh(raw, 32, up_axis="z")
+    assert np.array_equal(
+        render_views(raw, 4, 32, backend=backend, up_axis="z"),
+        render_views(z_up, 4, 32, backend=backend, normalize=False),
+    )
+    with pytest.raises(DataError, match="outside the canonical cube"):
+        render_views(raw, 4, 32, backend=backend, normalize=False)

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchvae.data import npy_stream
-from switchvae.data.cli import add_merge_arguments, run_merge
-from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
-from switchvae.data.prepared import load_prepared, read_manifest
-from switchvae.data.shard import merge_shards, parse_shard, shard_ranges
+from switchvae.cli.prepare import add_merge_arguments, run_merge
+from switchvae.data.pipeline.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.shard import merge_shards, parse_shard, shard_ranges
+from switchvae.data.store import npy_stream
+from switchvae.data.store.prepared import load_prepared, read_manifest
 from switchvae.errors import DataError
 
 SETTINGS = PrepareSettings(resolution=8, num_views=2, image_size=16)

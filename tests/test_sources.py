@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import trimesh
 
-from switchvae.cli import _add_prepare_settings, build_parser, main
+from switchvae.cli import build_parser, main
+from switchvae.cli.prepare import add_source_parsers
 from switchvae.data import load_prepared
-from switchvae.data.resample import grid_to_canonical, resample_grid
-from switchvae.data.sources.cli import add_source_parsers
+from switchvae.data.geometry.resample import grid_to_canonical, resample_grid
+from switchvae.data.geometry.voxelize import voxelize_mesh
 from switchvae.data.sources.holdout import stratified_assign
-from switchvae.data.voxelize import voxelize_mesh
 from switchvae.errors import ConfigError, DataError
 
 SMALL = ["--views", "2", "--image-size", "32", "--workers", "1", "--no-progress"]
@@ -92,7 +92,7 @@ def test_holdout_is_stratified_stable_and_keeps_a_train_item() -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchvae prepare")
-    add_source_parsers(parser.add_subparsers(dest="source", required=True), _add_prepare_settings)
+    add_source_parsers(parser.add_subparsers(dest="source", required=True))
     return parser
 
 

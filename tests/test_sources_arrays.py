@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from switchvae.data import load_prepared, npz_members
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
-from switchvae.data.resample import conform_grid
+from switchvae.data import load_prepared
+from switchvae.data.geometry.resample import conform_grid
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
 from switchvae.data.sources.voxel_arrays import VoxelArraySource
+from switchvae.data.store import npz_members
 from switchvae.errors import DataError
 
 SMALL = PrepareSettings(resolution=32, num_views=2, image_size=32)

@@ -11,7 +11,7 @@ import pytest
 import trimesh
 
 from switchvae.data import load_prepared
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
 from switchvae.data.sources.mesh_folder import MeshFolderSource
 from switchvae.errors import ConfigError, DataError
 

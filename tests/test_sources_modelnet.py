@@ -11,9 +11,9 @@ import pytest
 import trimesh
 
 from switchvae.data import load_prepared
-from switchvae.data.binvox import write_binvox
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
-from switchvae.data.resample import conform_grid
+from switchvae.data.geometry.binvox import write_binvox
+from switchvae.data.geometry.resample import conform_grid
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
 from switchvae.data.sources.modelnet import MODELNET_EXPECTED, ModelNetSource
 from switchvae.errors import ConfigError, DataError
 

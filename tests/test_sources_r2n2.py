@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from switchvae.data import load_prepared
-from switchvae.data.binvox import read_binvox
-from switchvae.data.prepare import PrepareSettings, prepare_dataset
-from switchvae.data.r2n2 import shapenetvox32_to_canonical
-from switchvae.data.resample import resample_grid
+from switchvae.data.geometry.binvox import read_binvox
+from switchvae.data.geometry.resample import resample_grid
+from switchvae.data.pipeline.prepare import PrepareSettings, prepare_dataset
+from switchvae.data.sources.r2n2 import shapenetvox32_to_canonical
 from switchvae.data.sources.shapenet_r2n2 import ShapeNetR2N2Source, r2n2_settings
 from switchvae.errors import DataError
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from switchvae.data.synthetic import (
+from switchvae.data.geometry.voxelize import voxelize_mesh
+from switchvae.data.sources.synthetic_set import (
     SPLITS,
     SYNTHETIC_CLASSES,
     SyntheticItem,
@@ -18,7 +19,6 @@ from switchvae.data.synthetic import (
     nearest_neighbour_accuracy,
     synthetic_items,
 )
-from switchvae.data.voxelize import voxelize_mesh
 from switchvae.errors import DataError
 
 SAMPLES_PER_CLASS = 8

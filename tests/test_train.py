@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from switchvae.config import load_config
-from switchvae.data.prepare import ItemSpec, PrepareSettings, prepare_dataset
+from switchvae.data.pipeline.prepare import ItemSpec, PrepareSettings, prepare_dataset
 from switchvae.errors import ConfigError
 from switchvae.model.switchvae import SwitchVAE
 from switchvae.train import engine
@@ -39,7 +39,7 @@ REFERENCE_OVERRIDES = ["train.epochs=2", "train.checkpoint_every_steps=1000"]
 DDP_PORT = 29517
 FIT_SCRIPT = (
     "import argparse, sys\n"
-    "from switchvae.train.cli import add_fit_arguments, run_fit\n"
+    "from switchvae.cli.fit import add_fit_arguments, run_fit\n"
     "parser = argparse.ArgumentParser()\n"
     "add_fit_arguments(parser)\n"
     "sys.exit(run_fit(parser.parse_args(sys.argv[1:])))\n"
@@ -145,6 +145,9 @@ def test_checkpoint_loads_weights_only_and_as_a_model(reference_run: Path):
     model = SwitchVAE.from_checkpoint(path)
     _assert_same_weights(model.state_dict(), payload["model"])
     assert not list(path.parent.glob("*.tmp"))
+    lean = SwitchVAE.from_pretrained(reference_run / "model.safetensors")
+    _assert_same_weights(lean.state_dict(), payload["model"])
+    assert (reference_run / "model.safetensors").stat().st_size < path.stat().st_size / 2
 
 
 def test_existing_run_needs_resume(reference_run: Path, data_dir: Path):
@@ -225,7 +228,7 @@ def test_cpu_preset_step_runs_in_bf16_channels_last(data_dir: Path, tmp_path: Pa
 def _emulate_ddp(config, data_dir: Path, steps: int, world: int) -> dict:
     """One process doing what `world` DDP processes do: each rank's shard of the global
     batch with the same switch generator state, gradients averaged, one optimizer step."""
-    from switchvae.data.prepared import load_prepared
+    from switchvae.data.store.prepared import load_prepared
 
     dataset = load_prepared(data_dir, "train", config.data.num_views, "random")
     network = build_model(config, 1)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from switchvae.data.mesh import MODELNET_UP, load_mesh, normalize_mesh
-from switchvae.data.voxelize import (
+from switchvae.data.geometry.mesh import MODELNET_UP, load_mesh, normalize_mesh
+from switchvae.data.geometry.voxelize import (
     fill_interior,
     grid_iou,
     surface_voxels,

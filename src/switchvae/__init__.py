@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "SwitchVAE": "switchvae.model.switchvae",
-    "load_prepared": "switchvae.data.prepared",
+    "load_prepared": "switchvae.data.store.prepared",
 }
 
 __all__ = ["SwitchVAE", "__version__", "load_prepared"]

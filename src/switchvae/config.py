@@ -24,7 +24,6 @@ from switchvae.train.settings import ACCELERATORS, DataConfig, OptimConfig, Trai
 __all__ = [
     "ACCELERATORS",
     "PRESETS",
-    "RUN_CONFIG_FILE",
     "Config",
     "DataConfig",
     "LossConfig",
@@ -61,8 +60,6 @@ SECTIONS: dict[str, type] = {
 
 
 CPU_EPOCHS = 12
-RUN_CONFIG_FILE = "config.yaml"  # RUN/config.yaml: the resolved config of a run
-RUN_INFO_FILE = "run.json"  # RUN/run.json: the dataset a run was trained on, package version
 
 
 def tiny_preset() -> Config:
@@ -176,12 +173,9 @@ def _leaves(values: Any, prefix: str = "") -> Any:
 
 
 def _refuse_interpolation(node: Any, where: str) -> None:
-    """ConfigError if a value is an interpolation such as ``${oc.env:HOME}``.
-
-    Interpolation is off for user input: it would resolve at load time (a resolver can
-    read any environment variable) and copy the result into the run's saved config and
-    its checkpoints. Values are written as they are meant.
-    """
+    """ConfigError if a value is an interpolation such as ``${oc.env:HOME}``: it is off for
+    user input, as it would resolve at load time (a resolver can read any environment
+    variable) and copy the result into the run's saved config and its checkpoints."""
     for key, value in _leaves(OmegaConf.to_container(node, resolve=False)):
         if isinstance(value, str) and "${" in value:
             raise ConfigError(

@@ -9,7 +9,6 @@ summary shows what training bought.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -18,10 +17,10 @@ from typing import Any
 
 import torch
 
-from switchvae.config import RUN_INFO_FILE, Config, load_config
-from switchvae.data.prepare import PrepareResult, PrepareSettings, prepare_dataset
+from switchvae.config import Config, load_config
+from switchvae.data.pipeline.prepare import PrepareResult, PrepareSettings, prepare_dataset
 from switchvae.data.sources.synthetic import SyntheticSource
-from switchvae.train.checkpoint import has_checkpoints, last_checkpoint
+from switchvae.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +43,18 @@ class DemoResult:
     precision: dict[str, str] = field(default_factory=dict)  # run.json's resolved precision
 
 
-def _untrained_run(config: Config, run_dir: Path, data_dir: Path) -> Path:
+def _untrained_run(config: Config, run_dir: Path, data_dir: Path) -> Run:
     """Write a randomly initialised model with the run's settings as a run directory."""
     from switchvae.config import config_to_dict
     from switchvae.model.switchvae import SwitchVAE
 
-    untrained = run_dir.parent / UNTRAINED_DIR
-    path = last_checkpoint(untrained)
-    if not path.exists():
+    untrained = Run(run_dir.parent / UNTRAINED_DIR)
+    payload = None
+    if not untrained.last_checkpoint.exists():
         torch.manual_seed(config.train.seed)
-        model = SwitchVAE(config.model)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = model.checkpoint_payload()
+        payload = SwitchVAE(config.model).checkpoint_payload()
         payload["config"] = config_to_dict(config)
-        torch.save(payload, path)
-    (untrained / RUN_INFO_FILE).write_text(json.dumps({"data_dir": str(data_dir.resolve())}))
+    untrained.save_bare(payload, data_dir)
     return untrained
 
 
@@ -92,19 +88,19 @@ def run_demo(
 
     config = load_config("cpu", overrides=list(overrides))
     run_dir = out / RUN_DIR
+    run = Run(run_dir)
     start = time.perf_counter()
-    fit(config, data_dir, run_dir, resume=has_checkpoints(run_dir), progress=progress)
+    fit(config, data_dir, run_dir, resume=run.has_checkpoints(), progress=progress)
     seconds["fit"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    metrics = evaluate_run(run_dir, data_dir, progress=progress)
+    metrics = evaluate_run(run, data_dir, progress=progress)
     untrained = _untrained_run(config, run_dir, data_dir)
     untrained_metrics = evaluate_run(untrained, data_dir, progress=progress)
     seconds["evaluate"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    report = write_report(run_dir, data_dir)
+    report = write_report(run, data_dir)  # the model evaluate loaded, reused
     seconds["report"] = time.perf_counter() - start
-    info = json.loads((run_dir / RUN_INFO_FILE).read_text())
-    precision = info.get("precision", {})
+    precision = run.info().get("precision", {})
     return DemoResult(out, data, run_dir, report, metrics, untrained_metrics, seconds, precision)

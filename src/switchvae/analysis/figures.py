@@ -1,7 +1,7 @@
 """PNG figures of a run: training curves, reconstructions, latent walks, the latent map.
 
 Drawn with Matplotlib's object API on the Agg canvas (no pyplot, no global state, no
-display). Voxel grids are pictured with :func:`switchvae.data.render.render_views` from
+display). Voxel grids are pictured with :func:`switchvae.data.geometry.render.render_views` from
 the first ring camera (the front, 30° up: where the datasets' view 0 looks from), coloured
 by surface direction; a grid counts as occupied where its probability reaches 0.5.
 """
@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 
 from switchvae.analysis.interpolate import DecodedSeries
 from switchvae.analysis.latents import Reconstruction
-from switchvae.data.render import render_views
+from switchvae.data.geometry.render import render_views
 from switchvae.evaluate.iou import RECON_THRESHOLD
 
 PICTURE_SIZE = 128  # pixels per rendered grid

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from switchvae.analysis.latents import decode_probabilities, encode_items, resolve_item
-from switchvae.data.prepared import PreparedDataset
+from switchvae.data.store.prepared import PreparedDataset
 from switchvae.errors import ConfigError
 from switchvae.limits import MAX_SERIES_STEPS
 from switchvae.model.switchvae import SwitchVAE

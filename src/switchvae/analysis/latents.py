@@ -8,8 +8,6 @@ through :func:`switchvae.evaluate.embed.embed_split`. Latents are posterior **me
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +16,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from switchvae.data.prepared import PreparedDataset, load_prepared, read_manifest
+from switchvae.atomic import atomic_write
+from switchvae.data.store.prepared import PreparedDataset, load_prepared, read_manifest
 from switchvae.errors import ConfigError, DataError
 from switchvae.evaluate.embed import embed_split, has_image_branch, has_voxel_branch
-from switchvae.evaluate.metrics import METRICS_FILE, load_run, resolve_data_dir
 from switchvae.model.switchvae import SwitchVAE
+from switchvae.run import Run, check_compatible
 from switchvae.train.precision import PrecisionChoice, autocast, inference_precision
 
 SOURCES = ("voxels", "views")
@@ -55,23 +54,10 @@ class AnalysisRun:
         return autocast(self.precision, model_device(self.model))
 
 
-def find_data_dir(run_dir: str | Path, data_dir: str | Path | None = None) -> Path | None:
+def find_data_dir(run_dir: str | Path | Run, data_dir: str | Path | None = None) -> Path | None:
     """The caller's ``data_dir``, else the one recorded in ``RUN/run.json``, else the one in
     ``RUN/metrics.json`` (``data.dir``); None when nothing names one."""
-    run_dir = Path(run_dir)
-    try:
-        return resolve_data_dir(run_dir, data_dir)
-    except ConfigError:
-        pass
-    metrics_path = run_dir / METRICS_FILE
-    if metrics_path.is_file():
-        try:
-            recorded = json.loads(metrics_path.read_text()).get("data", {}).get("dir")
-        except (OSError, json.JSONDecodeError, AttributeError):
-            recorded = None
-        if recorded:
-            return Path(recorded)
-    return None
+    return Run.open(run_dir).find_data_dir(data_dir)
 
 
 def run_view_count(config: dict | None, stored: int) -> int:
@@ -83,33 +69,26 @@ def run_view_count(config: dict | None, stored: int) -> int:
 
 
 def open_run(
-    run_dir: str | Path,
+    run_dir: str | Path | Run,
     data_dir: str | Path | None = None,
     split: str = "test",
     device: str | torch.device = "cpu",
 ) -> AnalysisRun:
     """Load a run's model and open ``split`` of its data (checked against the model).
 
+    ``run_dir`` may be an opened :class:`~switchvae.run.Run` (its model is then reused).
+
     Raises:
         ConfigError: no checkpoint, or no data directory given or recorded.
         DataError: the data is not a prepared dataset, lacks the split, or does not fit.
     """
-    run_dir = Path(run_dir)
-    found = find_data_dir(run_dir, data_dir)
+    run = Run.open(run_dir, device)
+    found = run.find_data_dir(data_dir)
     if found is None:
-        raise ConfigError(f"{run_dir}: no data directory recorded; pass --data DIR")
+        raise ConfigError(f"{run.path}: no data directory recorded; pass --data DIR")
     manifest = read_manifest(found)
-    model, config = load_run(run_dir, device)
-    side = int(manifest["resolution"])
-    if side != model.config.voxel_resolution:
-        raise DataError(
-            f"{found} has {side}³ grids, the model takes {model.config.voxel_resolution}³"
-        )
-    channels = min(int(manifest.get("channels", model.config.image_channels)), 3)  # RGBA -> RGB
-    if has_image_branch(model) and channels != model.config.image_channels:
-        raise DataError(
-            f"{found} has {channels}-channel views, the model takes {model.config.image_channels}"
-        )
+    model, config = run.model, run.config
+    check_compatible(model.config, manifest, found)
     views = run_view_count(config, int(manifest["num_views"]))
     dataset = load_prepared(found, split, views, "first", train_background=False)
     if len(dataset) == 0:
@@ -278,8 +257,6 @@ def save_latents(
         if z is not None:
             arrays[name] = z
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    with temp.open("wb") as handle:
+    with atomic_write(path) as temp, temp.open("wb") as handle:
         np.savez(handle, **arrays)
-    os.replace(temp, path)
     return path

@@ -8,15 +8,14 @@ touching the grid's border come out closed. Both outputs sit in the canonical fr
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import trimesh
 from skimage.measure import marching_cubes
 
-from switchvae.data.binvox import write_binvox
+from switchvae.atomic import atomic_write
+from switchvae.data.geometry.binvox import write_binvox
 from switchvae.errors import DataError
 from switchvae.evaluate.iou import RECON_THRESHOLD
 
@@ -81,14 +80,8 @@ def _write_atomically(path: Path, payload: bytes | str) -> None:
     if isinstance(payload, str):  # trimesh returns text for OBJ
         payload = payload.encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as temp:
+        temp.write_bytes(payload)
 
 
 def export_decoded(

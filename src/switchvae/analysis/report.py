@@ -12,7 +12,6 @@ the same data show the same shapes.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,20 +30,16 @@ from switchvae.analysis.html import FigureBlock, Section, render_page
 from switchvae.analysis.interpolate import interpolate_items, latent_arithmetic, sample_prior
 from switchvae.analysis.latents import (
     AnalysisRun,
-    find_data_dir,
     open_run,
     reconstruct_items,
     spread_indices,
 )
-from switchvae.analysis.runfiles import LOG_FILE, read_checkpoint_info, read_log, read_metrics
 from switchvae.analysis.tables import config_table, data_table, metrics_tables, training_progress
+from switchvae.atomic import atomic_write
 from switchvae.evaluate.embed import embed_split, has_image_branch, has_voxel_branch
-from switchvae.evaluate.metrics import CHECKPOINT, METRICS_FILE, load_run
+from switchvae.run import LOG_FILE, METRICS_FILE, Run
 
 log = logging.getLogger(__name__)
-
-REPORT_FILE = "report.html"
-FIGURES_DIR = "figures"
 
 
 @dataclass(frozen=True)
@@ -154,7 +149,7 @@ def _data_sections(run: AnalysisRun, folder: Path, options: ReportOptions) -> li
 
 
 def _summary_section(
-    run_dir: Path,
+    run_dir: Run,
     run: AnalysisRun | None,
     config: dict | None,
     model_config: dict,
@@ -164,13 +159,13 @@ def _summary_section(
     """Configuration and data tables; where the run is, how far it trained, versions."""
     manifest = run.dataset.manifest if run is not None else None
     data_dir = str(run.data_dir) if run is not None else "–"
-    checkpoint = read_checkpoint_info(run_dir / CHECKPOINT)
+    checkpoint = run_dir.checkpoint_info()
     versions = [f"report by switchvae {__version__}"]
     for what, source in (("checkpoint", checkpoint), ("metrics", metrics or {})):
         if "package_version" in source:
             versions.append(f"{what} by switchvae {source['package_version']}")
     notes = [
-        f"run directory: {run_dir}",
+        f"run directory: {run_dir.path}",
         f"trained: {training_progress(checkpoint, records)}",
         "; ".join(versions),
     ]
@@ -204,14 +199,14 @@ def _metrics_section(metrics: dict | None) -> Section:
 
 
 def _open_data(
-    run_dir: Path, data_dir: str | Path | None, options: ReportOptions
+    run_dir: Run, data_dir: str | Path | None, options: ReportOptions
 ) -> tuple[AnalysisRun | None, str]:
     """The run with its data, or (None, why not) when no data directory is known.
 
     A directory the caller names must work (errors propagate); a recorded one that is gone
     (the run was copied elsewhere) only leaves the data figures out.
     """
-    found = find_data_dir(run_dir, data_dir)
+    found = run_dir.find_data_dir(data_dir)
     hint = "pass --data DIR for reconstructions and latent figures"
     if found is None:
         return None, f"no data directory given or recorded: {hint}"
@@ -222,12 +217,15 @@ def _open_data(
 
 
 def write_report(
-    run_dir: str | Path, data_dir: str | Path | None = None, options: ReportOptions | None = None
+    run_dir: str | Path | Run,
+    data_dir: str | Path | None = None,
+    options: ReportOptions | None = None,
 ) -> Path:
     """Write ``RUN/report.html`` (self-contained) and ``RUN/figures/*.png``.
 
     Args:
-        run_dir: the training run directory (``checkpoints/last.pt`` at least).
+        run_dir: the training run directory (``checkpoints/last.pt`` at least), or its
+            opened :class:`~switchvae.run.Run` (the model is loaded once, and reused).
         data_dir: the prepared dataset; None uses the one recorded in the run (``run.json``,
             else ``metrics.json``). Without one the data figures are left out, with a note.
         options: what the figures show (:class:`ReportOptions`).
@@ -238,15 +236,16 @@ def write_report(
     Raises:
         ConfigError: no usable checkpoint. DataError: the given data does not fit the model.
     """
-    run_dir, options = Path(run_dir), options or ReportOptions()
-    folder = run_dir / FIGURES_DIR
-    records, metrics = read_log(run_dir / LOG_FILE), read_metrics(run_dir / METRICS_FILE)
+    options = options or ReportOptions()
+    run_dir = Run.open(run_dir, options.device)
+    folder = run_dir.figures_dir
+    records, metrics = run_dir.log_records(), run_dir.metrics()
     run, missing = _open_data(run_dir, data_dir, options)
     if run is not None:
         model, config = run.model, run.config
         data_sections = _data_sections(run, folder, options)
     else:
-        model, config = load_run(run_dir, options.device)
+        model, config = run_dir.model, run_dir.config
         data_sections = [Section("Reconstructions and latent space", notes=[missing])]
     sections = [
         _summary_section(run_dir, run, config, asdict(model.config), records, metrics),
@@ -255,12 +254,11 @@ def write_report(
         *data_sections,
     ]
     page = render_page(
-        f"SwitchVAE run: {run_dir.resolve().name}",
+        f"SwitchVAE run: {run_dir.path.resolve().name}",
         "training, evaluation and latent-space report",
         sections,
     )
-    path = run_dir / REPORT_FILE
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(page, encoding="utf-8")
-    os.replace(temp, path)
+    path = run_dir.report_file
+    with atomic_write(path) as temp:
+        temp.write_text(page, encoding="utf-8")
     return path

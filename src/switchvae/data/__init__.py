@@ -9,17 +9,17 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "load_mesh": "switchvae.data.mesh",
-    "normalize_mesh": "switchvae.data.mesh",
-    "voxelize_mesh": "switchvae.data.voxelize",
-    "render_views": "switchvae.data.render",
-    "voxels_to_mesh": "switchvae.data.render",
-    "camera_poses": "switchvae.data.render",
-    "read_binvox": "switchvae.data.binvox",
-    "write_binvox": "switchvae.data.binvox",
-    "load_prepared": "switchvae.data.prepared",
-    "PreparedDataset": "switchvae.data.prepared",
-    "Sample": "switchvae.data.prepared",
+    "load_mesh": "switchvae.data.geometry.mesh",
+    "normalize_mesh": "switchvae.data.geometry.mesh",
+    "voxelize_mesh": "switchvae.data.geometry.voxelize",
+    "render_views": "switchvae.data.geometry.render",
+    "voxels_to_mesh": "switchvae.data.geometry.render",
+    "camera_poses": "switchvae.data.geometry.render",
+    "read_binvox": "switchvae.data.geometry.binvox",
+    "write_binvox": "switchvae.data.geometry.binvox",
+    "load_prepared": "switchvae.data.store.prepared",
+    "PreparedDataset": "switchvae.data.store.prepared",
+    "Sample": "switchvae.data.store.prepared",
 }
 
 __all__ = sorted(_LAZY)

@@ -17,7 +17,6 @@ standardization); the scored split is used once, for scoring.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict
@@ -28,9 +27,12 @@ import numpy as np
 import torch
 
 from switchvae import __version__
-from switchvae.config import RUN_INFO_FILE
-from switchvae.data.output_dir import write_json_atomic
-from switchvae.data.prepared import PreparedDataset, load_prepared, read_manifest, split_summary
+from switchvae.data.store.prepared import (
+    PreparedDataset,
+    load_prepared,
+    read_manifest,
+    split_summary,
+)
 from switchvae.errors import ConfigError, DataError
 from switchvae.evaluate.classify import (
     C_GRID,
@@ -51,13 +53,11 @@ from switchvae.evaluate.embed import (
 from switchvae.evaluate.iou import RECON_THRESHOLD, summarize_iou
 from switchvae.evaluate.retrieval import TOP_K, image_to_voxel_retrieval
 from switchvae.model.switchvae import SwitchVAE
-from switchvae.train.checkpoint import load_weights_only
+from switchvae.run import Run, check_compatible
 from switchvae.train.precision import inference_precision
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-CHECKPOINT = Path("checkpoints") / "last.pt"
 TRAIN_SPLIT = "train"
 HEADLINE_KEYS = (
     *(f"reconstruction.{branch}.mean_iou" for branch in ("voxel", "image")),
@@ -77,30 +77,6 @@ def latent_spread(test: Embeddings) -> dict[str, dict[str, float]]:
     }
 
 
-def resolve_data_dir(run_dir: Path, data_dir: str | Path | None) -> Path:
-    """The caller's ``data_dir``, else ``RUN/run.json``'s ``"data_dir"``; ConfigError if none."""
-    if data_dir is not None:
-        return Path(data_dir)
-    info_path = run_dir / RUN_INFO_FILE
-    if info_path.is_file():
-        try:
-            recorded = json.loads(info_path.read_text()).get("data_dir")
-        except (OSError, json.JSONDecodeError, AttributeError) as err:
-            raise ConfigError(f"{info_path}: unreadable ({err})") from err
-        if recorded:
-            return Path(recorded)
-    raise ConfigError(f"{run_dir}: no data directory recorded; pass --data DIR")
-
-
-def load_run(run_dir: Path, device: str | torch.device = "cpu") -> tuple[SwitchVAE, dict | None]:
-    """The run's model (eval mode, on ``device``) and its resolved config dict if saved."""
-    path = run_dir / CHECKPOINT
-    payload = load_weights_only(path, mmap=True)  # mapped: only the small config is read
-    model = SwitchVAE.from_checkpoint(path).to(device)
-    config = payload.get("config") if isinstance(payload, dict) else None
-    return model, config if isinstance(config, dict) else None
-
-
 def _main_view_count(config: dict | None, stored: int) -> int:
     """Views behind z_image: the run's ``data.eval_num_views``, else its ``data.num_views``
     (at most ``stored``), else all."""
@@ -109,15 +85,6 @@ def _main_view_count(config: dict | None, stored: int) -> int:
     if wanted > stored:
         log.warning("the run used %d views, the dataset stores %d: using all", wanted, stored)
     return min(wanted, stored)
-
-
-def _check_compatible(model: SwitchVAE, manifest: dict, data_dir: Path) -> None:
-    side, wanted = int(manifest["resolution"]), model.config.voxel_resolution
-    if side != wanted:
-        raise DataError(f"{data_dir} has {side}³ grids, the model takes {wanted}³")
-    channels = min(int(manifest.get("channels", model.config.image_channels)), 3)  # RGBA -> RGB
-    if has_image_branch(model) and channels != model.config.image_channels:
-        raise DataError(f"{data_dir} has {channels}-channel views, the model takes another count")
 
 
 def data_summary(manifest: dict, data_dir: Path) -> dict:
@@ -214,7 +181,7 @@ def _scores(
 
 
 def evaluate_run(
-    run_dir: str | Path,
+    run_dir: str | Path | Run,
     data_dir: str | Path | None = None,
     split: str = "test",
     seeds: int = DEFAULT_SEEDS,
@@ -229,7 +196,7 @@ def evaluate_run(
     """Evaluate ``RUN/checkpoints/last.pt`` on ``split`` and write ``RUN/metrics.json``.
 
     Args:
-        run_dir: the training run directory.
+        run_dir: the training run directory (or its opened :class:`~switchvae.run.Run`).
         data_dir: prepared dataset; None reads ``RUN/run.json``'s ``"data_dir"``.
         split: the split scored ("test" or "val"); the SVMs always train on "train".
         seeds: CV/solver seeds for the SVMs.
@@ -246,17 +213,17 @@ def evaluate_run(
         The metrics dict (see the module docstring for its keys).
     """
     start = time.perf_counter()
-    run_dir = Path(run_dir)
+    run = Run.open(run_dir, device)
     if split == TRAIN_SPLIT:
         raise ConfigError("evaluate a held-out split (test or val): the SVMs are fit on train")
-    data_dir = resolve_data_dir(run_dir, data_dir)
+    data_dir = run.data_dir(data_dir)
     manifest = read_manifest(data_dir)
-    model, config = load_run(run_dir, device)
-    _check_compatible(model, manifest, data_dir)
+    model, config = run.model, run.config
+    check_compatible(model.config, manifest, data_dir)
     use_fast_layout(model)
     main_views = _main_view_count(config, int(manifest["num_views"]))
     choice = inference_precision(config, device, precision)
-    log.info("evaluating %s in %s: %s", run_dir, choice.precision, choice.reason)
+    log.info("evaluating %s in %s: %s", run.path, choice.precision, choice.reason)
     timing = {"load_s": time.perf_counter() - start}
     options = {"batch_size": batch_size, "num_workers": num_workers, "precision": choice}
     test, train = _embed_splits(
@@ -276,7 +243,7 @@ def evaluate_run(
     }
     metrics["timing"] = {**timing, "total_s": time.perf_counter() - start}
     if write:
-        write_json_atomic(run_dir / METRICS_FILE, metrics)
+        run.write_metrics(metrics)
     return metrics
 
 

@@ -11,16 +11,15 @@ branch gets no gradient from reconstruction or KL. The alignment loss (see
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from switchvae.errors import ConfigError
 from switchvae.model.config import ModelConfig
 from switchvae.model.decoder import VoxelDecoder
 from switchvae.model.image_encoder import MIN_IMAGE_SIZE, MultiViewImageEncoder
+from switchvae.model.pretrained import ModelFiles
 from switchvae.model.resnet import load_torchvision_state_dict
 from switchvae.model.voxel_encoder import VoxelEncoder
 
@@ -98,7 +97,7 @@ def select_branch(use_voxel: Tensor, voxel_value: Tensor, image_value: Tensor) -
     return torch.where(use_voxel[:, None], voxel_value, image_value)
 
 
-class SwitchVAE(nn.Module):
+class SwitchVAE(ModelFiles, nn.Module):
     """Voxel encoder + multi-view image encoder + shared voxel decoder with a random switch.
 
     For channels-last 2D convolutions convert the image branch only:
@@ -281,41 +280,6 @@ class SwitchVAE(nn.Module):
             logvar_chosen=logvar_chosen,
             recon_logits=self._decode_switched(z_decoder, use_voxel),
         )
-
-    def checkpoint_payload(self) -> dict:
-        """``{"model_config": plain dict, "model": state_dict}``, what :meth:`from_checkpoint`
-        reads (the training engine adds its own keys beside these)."""
-        return {"model_config": asdict(self.config), "model": self.state_dict()}
-
-    @classmethod
-    def from_checkpoint(
-        cls, path: str | Path, map_location: str | torch.device = "cpu"
-    ) -> SwitchVAE:
-        """Rebuild a model from a file holding :meth:`checkpoint_payload`'s keys.
-
-        Args:
-            path: checkpoint file (``torch.save`` of a dict with ``model_config`` and ``model``).
-            map_location: where to load the tensors.
-
-        Returns:
-            The model, in eval mode.
-
-        Raises:
-            ConfigError: the file is missing, unreadable or not a SwitchVAE checkpoint.
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"checkpoint not found: {path}")
-        try:
-            payload = torch.load(path, map_location=map_location, weights_only=True)
-            config = ModelConfig(**payload["model_config"])
-            model = cls(config, load_pretrained=False)
-            model.load_state_dict(payload["model"])
-        except ConfigError:
-            raise
-        except Exception as error:  # unreadable file, missing key, mismatched weights
-            raise ConfigError(f"{path} is not a usable SwitchVAE checkpoint: {error}") from error
-        return model.eval()
 
 
 def use_fast_layout(model: SwitchVAE) -> SwitchVAE:

@@ -31,36 +31,35 @@ import numpy as np
 import torch
 
 from switchvae import __version__
+from switchvae.atomic import atomic_write
 from switchvae.errors import ConfigError
+from switchvae.model.pretrained import load_weights_only
+from switchvae.run import Run
 
 CHECKPOINT_FORMAT = "switchvae-checkpoint"
 CHECKPOINT_VERSION = 1
-CHECKPOINT_DIR = "checkpoints"
-LAST_CHECKPOINT = "last.pt"
 TEMP_SUFFIX = ".tmp"
 
 log = logging.getLogger(__name__)
 
-
-def checkpoint_dir(run_dir: str | Path) -> Path:
-    """``RUN/checkpoints``."""
-    return Path(run_dir) / CHECKPOINT_DIR
+# Settings that may change on resume without changing the result.
+RESUME_MAY_CHANGE = {
+    ("data", "num_workers"),
+    ("train", "log_every_steps"),
+    ("train", "checkpoint_every_steps"),
+    ("train", "keep_step_checkpoints"),
+    ("train", "val_every_epochs"),
+}
 
 
 def last_checkpoint(run_dir: str | Path) -> Path:
-    """``RUN/checkpoints/last.pt`` (it may not exist yet)."""
-    return checkpoint_dir(run_dir) / LAST_CHECKPOINT
-
-
-def step_checkpoint(run_dir: str | Path, step: int) -> Path:
-    """``RUN/checkpoints/step_XXXXXXX.pt``."""
-    return checkpoint_dir(run_dir) / f"step_{step:07d}.pt"
+    """``RUN/checkpoints/last.pt`` (it may not exist yet); see :class:`switchvae.run.Run`."""
+    return Run(run_dir).last_checkpoint
 
 
 def has_checkpoints(run_dir: str | Path) -> bool:
     """True when ``RUN/checkpoints`` holds any finished ``*.pt`` file."""
-    folder = checkpoint_dir(run_dir)
-    return folder.is_dir() and any(folder.glob("*.pt"))
+    return Run(run_dir).has_checkpoints()
 
 
 def capture_rng_states(
@@ -148,39 +147,22 @@ def save_atomically(fabric: Any, path: Path, state: dict[str, Any]) -> None:
 
 def copy_atomically(source: Path, target: Path) -> None:
     """Copy a finished checkpoint to another name, atomically (rank 0 only)."""
-    temp = target.with_name(target.name + TEMP_SUFFIX)
-    shutil.copyfile(source, temp)
-    os.replace(temp, target)
+    with atomic_write(target) as temp:
+        shutil.copyfile(source, temp)
 
 
-def load_weights_only(path: str | Path, mmap: bool = False) -> Any:
-    """``torch.load(path, weights_only=True)`` on the CPU, with a one-line error.
+def write_model_file(
+    checkpoint: str | Path, out: str | Path, dtype: torch.dtype = torch.float32
+) -> Path:
+    """Write the lean model file (weights + model config, safetensors) of ``checkpoint``.
 
-    Args:
-        path: the checkpoint file.
-        mmap: memory-map the tensors (only small entries are then read); falls back to
-            a normal load for an old-style (non-zip) file.
-    Raises:
-        ConfigError: missing, or unreadable (truncated, corrupt, not a ``torch.save`` file,
-            or holding objects other than tensors and plain values). torch's own
-            explanation, several lines long, is logged at debug level (``--verbose``).
+    See :mod:`switchvae.model.pretrained` (``dtype``: how floating weights are stored);
+    returns ``out``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"checkpoint not found: {path}")
-    try:
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-        except RuntimeError:
-            if not mmap:
-                raise
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, pickle error, unsupported object
-        log.debug("torch.load(%s) failed:\n%s", path, err)
-        raise ConfigError(
-            f"{path}: unreadable checkpoint ({type(err).__name__}): truncated, corrupt or "
-            "not written by switchvae (details with --verbose)"
-        ) from None
+    from switchvae.model.pretrained import save_pretrained
+    from switchvae.model.switchvae import SwitchVAE
+
+    return save_pretrained(SwitchVAE.from_checkpoint(checkpoint), out, dtype)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -207,3 +189,23 @@ def checkpoint_header() -> dict[str, Any]:
         "format_version": CHECKPOINT_VERSION,
         "package_version": __version__,
     }
+
+
+def check_resumable(saved: dict[str, Any], config: Any, path: Path) -> None:
+    """Refuse to resume the checkpoint ``path`` (its saved config ``saved``) under a
+    ``config`` that changes a setting outside :data:`RESUME_MAY_CHANGE`."""
+    from switchvae.config import config_to_dict
+
+    current = config_to_dict(config)
+    changed = [
+        f"{section}.{key}"
+        for section, values in current.items()
+        for key, value in values.items()
+        if (section, key) not in RESUME_MAY_CHANGE
+        and saved.get(section, {}).get(key, value) != value
+    ]
+    if changed:
+        raise ConfigError(
+            f"cannot resume {path} with other settings ({', '.join(changed)}); resume with the "
+            "run's own config (RUN/config.yaml) or start another --out"
+        )

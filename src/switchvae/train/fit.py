@@ -6,7 +6,6 @@ step and the one-epoch loop live in :mod:`switchvae.train.engine`.
 
 from __future__ import annotations
 
-import json
 import logging
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
@@ -15,11 +14,11 @@ from typing import Any
 
 import torch
 
-from switchvae import __version__
-from switchvae.config import RUN_CONFIG_FILE, RUN_INFO_FILE, Config, config_to_dict, config_to_yaml
+from switchvae.config import Config, config_to_dict, config_to_yaml
 from switchvae.errors import ConfigError
 from switchvae.locks import hold_lock
 from switchvae.model.switchvae import SwitchVAE
+from switchvae.run import Run
 from switchvae.train import checkpoint as ckpt
 from switchvae.train.engine import (
     EpochState,
@@ -30,7 +29,6 @@ from switchvae.train.engine import (
     train_one_epoch,
 )
 from switchvae.train.loader import EpochSampler, epoch_generator, eval_loader, train_loader
-from switchvae.train.precision import PrecisionChoice
 from switchvae.train.rundir import check_run_dir
 from switchvae.train.runlog import RunLogger
 from switchvae.train.schedule import build_scheduler
@@ -47,15 +45,6 @@ from switchvae.train.validate import validate
 
 log = logging.getLogger(__name__)
 
-# Settings that may change on resume without changing the result.
-RESUME_MAY_CHANGE = {
-    ("data", "num_workers"),
-    ("train", "log_every_steps"),
-    ("train", "checkpoint_every_steps"),
-    ("train", "keep_step_checkpoints"),
-    ("train", "val_every_epochs"),
-}
-
 
 @dataclass(frozen=True)
 class FitResult:
@@ -68,22 +57,6 @@ class FitResult:
     losses: dict[str, float]
     val_metrics: dict[str, float] = field(default_factory=dict)
     global_rank: int = 0
-
-
-def _check_resumable(saved: dict[str, Any], config: Config, path: Path) -> None:
-    current = config_to_dict(config)
-    changed = [
-        f"{section}.{key}"
-        for section, values in current.items()
-        for key, value in values.items()
-        if (section, key) not in RESUME_MAY_CHANGE
-        and saved.get(section, {}).get(key, value) != value
-    ]
-    if changed:
-        raise ConfigError(
-            f"cannot resume {path} with other settings ({', '.join(changed)}); resume with the "
-            "run's own config (RUN/config.yaml) or start another --out"
-        )
 
 
 @dataclass
@@ -169,20 +142,20 @@ def _checkpoint_payload(run: _Run, state: EpochState) -> dict[str, Any]:
 
 
 def _save(run: _Run, state: EpochState) -> Path:
-    path = ckpt.last_checkpoint(run.run_dir)
+    path = Run(run.run_dir).last_checkpoint
     ckpt.save_atomically(run.fabric, path, _checkpoint_payload(run, state))
     if run.config.train.keep_step_checkpoints and run.fabric.is_global_zero:
-        ckpt.copy_atomically(path, ckpt.step_checkpoint(run.run_dir, state.step))
+        ckpt.copy_atomically(path, Run(run.run_dir).step_checkpoint(state.step))
     return path
 
 
 def _resume(run: _Run, state: EpochState, config: Config) -> None:
-    path = ckpt.last_checkpoint(run.run_dir)
+    path = Run(run.run_dir).last_checkpoint
     if not path.is_file():
         log.info("no checkpoint in %s yet; starting from step 0", run.run_dir)
         return
     saved = ckpt.read_checkpoint(path)
-    _check_resumable(saved["config"], config, path)
+    ckpt.check_resumable(saved["config"], config, path)
     ctx = run.ctx
     objects = {"model": run.network, "optimizer": ctx.optimizer, "scheduler": ctx.scheduler}
     run.fabric.load(path, objects, strict=False, weights_only=True)
@@ -242,20 +215,6 @@ def _loop(run: _Run, state: EpochState, progress: bool) -> None:
         _validate(run, state)
 
 
-def write_run_info(
-    run_dir: Path, data_dir: str | Path, precision: PrecisionChoice | None = None
-) -> None:
-    """``RUN/run.json``: the dataset and package version, so ``evaluate RUN`` needs no --data;
-    and the precision ``train.precision`` resolved to on this machine, with the reason."""
-    info: dict[str, Any] = {
-        "data_dir": str(Path(data_dir).resolve()),
-        "package_version": __version__,
-    }
-    if precision is not None:
-        info["precision"] = {"resolved": precision.precision, "reason": precision.reason}
-    (run_dir / RUN_INFO_FILE).write_text(json.dumps(info, indent=1) + "\n")
-
-
 def fit(
     config: Config,
     data_dir: str | Path,
@@ -268,7 +227,8 @@ def fit(
     Args:
         config: the run configuration (see :func:`switchvae.config.load_config`).
         data_dir: prepared dataset directory (``switchvae prepare``).
-        run_dir: output directory: ``config.yaml``, ``log.jsonl``, ``tb/``, ``checkpoints/``.
+        run_dir: output directory: ``config.yaml``, ``log.jsonl``, ``tb/``, ``checkpoints/``,
+            and at the end ``model.safetensors`` (weights + model config, to share).
         resume: continue from ``run_dir/checkpoints/last.pt`` exactly where it stopped.
         progress: show a progress bar per epoch (process 0 only).
     Raises:
@@ -279,6 +239,7 @@ def fit(
         NonFiniteLossError: a loss became NaN/inf (``last.pt`` keeps the last good step).
     """
     run_dir = Path(run_dir)
+    paths = Run(run_dir)
     check_run_dir(run_dir, data_dir, resume)
     datasets = open_datasets(config, data_dir)
     precision = choose_precision(config)
@@ -296,8 +257,8 @@ def fit(
         if resume:
             _resume(run, state, config)
         if fabric.is_global_zero:  # run.json first: it marks the folder as a run
-            write_run_info(run_dir, data_dir, precision)
-            (run_dir / RUN_CONFIG_FILE).write_text(config_to_yaml(config))
+            paths.write_info(data_dir, precision)
+            paths.config_file.write_text(config_to_yaml(config))
         run.logger = RunLogger(run_dir, fabric.is_global_zero, state.step)
         run.logger.write({"step": state.step, "precision": precision.precision})
         start_step = state.step
@@ -305,7 +266,10 @@ def fit(
             _loop(run, state, progress)
             # a resumed run that was already finished is left exactly as it was
             finished_before = resume and state.step == start_step
-            path = ckpt.last_checkpoint(run_dir) if finished_before else _save(run, state)
+            path = paths.last_checkpoint if finished_before else _save(run, state)
+            model_file = paths.model_file  # weights + model config only, to share
+            if fabric.is_global_zero and not (finished_before and model_file.is_file()):
+                ckpt.write_model_file(path, model_file)
         finally:
             run.logger.close()
     return FitResult(

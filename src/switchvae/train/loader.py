@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from switchvae.data.prepared import PreparedDataset, Sample
+from switchvae.data.store.prepared import PreparedDataset, Sample
 
 ITEM_SEED_BOUND = 2**31 - 1
 DATA_ORDER_STREAM = 0  # tag of the data-order seeds (other streams use other tags)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from switchvae.config import RUN_INFO_FILE
-from switchvae.data.prepared import MANIFEST
+from switchvae.data.store.prepared import MANIFEST
 from switchvae.errors import ConfigError
 from switchvae.locks import LOCK_FILE
-from switchvae.train import checkpoint as ckpt
+from switchvae.run import RUN_INFO_FILE, Run
 
 
 def is_run_dir(path: Path) -> bool:
     """True when ``path`` holds the ``run.json`` that ``fit`` writes first."""
     try:
-        info = json.loads((path / RUN_INFO_FILE).read_text())
+        info = json.loads(Run(path).info_file.read_text())
     except (OSError, ValueError):
         return False
     return isinstance(info, dict) and "package_version" in info
@@ -50,7 +49,7 @@ def check_run_dir(run_dir: Path, data_dir: str | Path, resume: bool) -> None:
                 f"--out {run_dir} is not a switchvae run (no {RUN_INFO_FILE}; it holds "
                 f"{foreign[0]!r}); refusing to write there, choose a new or empty folder"
             )
-    if not resume and ckpt.has_checkpoints(run_dir):
+    if not resume and Run(run_dir).has_checkpoints():
         raise ConfigError(
             f"{run_dir} already holds checkpoints; use --resume to continue that run "
             "or choose another --out"

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-LOG_FILE = "log.jsonl"
-TENSORBOARD_DIR = "tb"
+from switchvae.atomic import write_text_atomic
+from switchvae.run import Run
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +28,7 @@ def _truncate_after(path: Path, step: int) -> None:
                 kept.append(line)
         except json.JSONDecodeError:
             continue  # a line cut by the kill
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text("".join(f"{line}\n" for line in kept))
-    os.replace(temp, path)
+    write_text_atomic(path, "".join(f"{line}\n" for line in kept))
 
 
 class RunLogger:
@@ -45,7 +42,7 @@ class RunLogger:
 
     def __init__(self, run_dir: Path, enabled: bool, start_step: int = 0) -> None:
         self.enabled = enabled
-        self.path = run_dir / LOG_FILE
+        self.path = Run(run_dir).log_file
         self._writer = None
         if not enabled:
             return
@@ -53,7 +50,8 @@ class RunLogger:
         _truncate_after(self.path, start_step)
         from torch.utils.tensorboard import SummaryWriter
 
-        self._writer = SummaryWriter(str(run_dir / TENSORBOARD_DIR), purge_step=start_step + 1)
+        tensorboard = Run(run_dir).tensorboard_dir
+        self._writer = SummaryWriter(str(tensorboard), purge_step=start_step + 1)
 
     def write(self, record: dict[str, Any]) -> None:
         """Append ``record`` (must hold ``step``) as a JSON line and its numbers as scalars."""

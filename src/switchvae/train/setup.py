@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from switchvae.config import Config
-from switchvae.data.prepared import PreparedDataset, load_prepared
+from switchvae.data.store.prepared import PreparedDataset, load_prepared
 from switchvae.errors import ConfigError
 from switchvae.model.switchvae import SwitchVAE, use_fast_layout
 from switchvae.train.loader import mixed_seed

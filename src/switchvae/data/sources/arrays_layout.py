@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from switchvae.data import npz_members
+from switchvae.data.store import npz_members
 from switchvae.errors import DataError
 from switchvae.limits import MAX_GRID_SIDE
 

@@ -1,7 +1,7 @@
 """The contract between the prepare pipeline and a data source.
 
 A source lists :class:`ItemSpec` items and builds each one's (voxels, views) pair under
-the :class:`PrepareSettings`; ``switchvae.data.prepare`` does everything else.
+the :class:`PrepareSettings`; ``switchvae.data.pipeline.prepare`` does everything else.
 """
 
 from __future__ import annotations

@@ -1,28 +1,31 @@
 """Source: any folder of meshes, one sub-folder per class (``switchvae prepare meshes``).
 
 Layout: ``<root>/<class>/**/<name>.<ext>`` with ``ext`` one of
-:data:`switchvae.data.mesh.MESH_FORMATS` (searched recursively inside each class folder).
+:data:`switchvae.data.geometry.mesh.MESH_FORMATS` (searched recursively inside each class folder).
 Classes are the class folders in alphabetical order. A root without class folders is one
 class named after the root. Hidden files and folders (starting with ".") are ignored.
 
 Splits are drawn per class (stratified) by a seed-stable hash of each file's path relative
 to the root (:mod:`.holdout`): ``test_fraction`` of each class to test, ``val_fraction``
 to val, the rest to train; adding files to a class moves few others. Meshes go through the
-shared mesh path (:func:`switchvae.data.pair.mesh_pair`) with the given up axis.
+shared mesh path (:func:`switchvae.data.pipeline.pair.mesh_pair`) with the given up axis.
 """
 
 from __future__ import annotations
 
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from switchvae.data.mesh import MESH_FORMATS, UP_AXES, load_mesh
-from switchvae.data.pair import mesh_pair
+from switchvae.cli.args import fraction
+from switchvae.data.geometry.mesh import MESH_FORMATS, UP_AXES, load_mesh
+from switchvae.data.pipeline.pair import mesh_pair
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.holdout import check_fraction, stratified_assign
+from switchvae.data.sources.registry import SourceCommand
 from switchvae.errors import ConfigError, DataError
 
 DEFAULT_VAL_FRACTION = 0.1
@@ -129,3 +132,27 @@ class MeshFolderSource:
             "seed": self.seed,
             "split": "per class, by a seed-stable hash of each file's relative path",
         }
+
+
+def _add_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--root", required=True, type=Path, help="the folder of class folders")
+    parser.add_argument("--val-fraction", type=fraction, default=DEFAULT_VAL_FRACTION)
+    parser.add_argument("--test-fraction", type=fraction, default=DEFAULT_TEST_FRACTION)
+    parser.add_argument("--up-axis", choices=("y", "z"), default="y", help="the meshes' up axis")
+
+
+def _from_args(args: Namespace) -> MeshFolderSource:
+    return MeshFolderSource(
+        args.root, args.val_fraction, args.test_fraction, args.seed, args.up_axis
+    )
+
+
+COMMAND = SourceCommand(
+    name="meshes",
+    help="a folder of meshes, one sub-folder per class",
+    description="Any meshes (.off .obj .ply .stl .glb .gltf) in class folders; splits drawn "
+    "per class by a hash of the file path and --seed.",
+    add_arguments=_add_arguments,
+    build=_from_args,
+    order=4,
+)

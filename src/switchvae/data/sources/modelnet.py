@@ -8,8 +8,8 @@ from the folders; a validation split can be carved from train per class
 comparable with published ones).
 
 Meshes are z-up (``MODELNET_UP``) and go through the shared mesh path
-(:func:`switchvae.data.pair.mesh_pair`); malformed ``OFF<n> <m> 0`` first lines are
-repaired by :func:`switchvae.data.mesh.load_mesh`. ``.binvox`` files in the same layout
+(:func:`switchvae.data.pipeline.pair.mesh_pair`); malformed ``OFF<n> <m> 0`` first lines are
+repaired by :func:`switchvae.data.geometry.mesh.load_mesh`. ``.binvox`` files in the same layout
 (binvox run on the OFF meshes: read_binvox's (x, y, z) is the mesh frame, z up) are taken
 as voxels: rotated to y up like the meshes, resampled to the prepared resolution when their
 side differs, placement kept, views rendered from the grid. With both files for one shape,
@@ -19,18 +19,21 @@ side differs, placement kept, views rendered from the grid. With both files for 
 from __future__ import annotations
 
 import logging
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from switchvae.data.binvox import read_binvox
-from switchvae.data.mesh import MODELNET_UP, UP_AXES, load_mesh
-from switchvae.data.pair import grid_pair, mesh_pair
-from switchvae.data.resample import conform_grid
+from switchvae.cli.args import fraction
+from switchvae.data.geometry.binvox import read_binvox
+from switchvae.data.geometry.mesh import MODELNET_UP, UP_AXES, load_mesh
+from switchvae.data.geometry.resample import conform_grid
+from switchvae.data.pipeline.pair import grid_pair, mesh_pair
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.holdout import carve_validation, check_fraction
+from switchvae.data.sources.registry import SourceCommand
 from switchvae.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -183,3 +186,31 @@ class ModelNetSource:
             "binvox_voxels": "binvox (x, y, z) = mesh frame; rotated to y up, resampled to "
             "the manifest resolution when the side differs, placement kept",
         }
+
+
+def _add_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--root", required=True, type=Path, help="the ModelNet10 or ModelNet40 folder")  # fmt: skip
+    parser.add_argument(
+        "--val-fraction", type=fraction, default=0.0,
+        help="share of each class's train shapes held out as val (default 0: official train)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--input", choices=INPUT_KINDS, default="auto",
+        help="which files to read (auto: the .off mesh, else the .binvox grid)",
+    )  # fmt: skip
+    parser.add_argument("--up-axis", choices=("y", "z"), default="z", help="default z (ModelNet)")
+
+
+def _from_args(args: Namespace) -> ModelNetSource:
+    return ModelNetSource(args.root, args.val_fraction, args.seed, args.input, args.up_axis)
+
+
+COMMAND = SourceCommand(
+    name="modelnet",
+    help="ModelNet10/40 in the official <class>/{train,test}/*.off layout",
+    description="ModelNet (z-up OFF meshes, or .binvox grids in the same layout). Classes "
+    "in alphabetical order, train/test from the folders.",
+    add_arguments=_add_arguments,
+    build=_from_args,
+    order=2,
+)

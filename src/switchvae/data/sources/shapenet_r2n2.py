@@ -2,7 +2,7 @@
 
 Inputs (Choy et al., 3D-R2N2, ECCV 2016): ``ShapeNetVox32/<taxonomy>/<model>/model.binvox``,
 ``ShapeNetRendering/<taxonomy>/<model>/rendering/{00..23}.png`` and the split file
-``ShapeNet.json`` (:mod:`switchvae.data.r2n2` has the facts and readers).
+``ShapeNet.json`` (:mod:`switchvae.data.sources.r2n2` has the facts and readers).
 
 * Classes: the split file's categories (or those chosen) in split-file order, named by
   ``taxonomy_name``; the manifest's source description lists their taxonomy ids.
@@ -10,11 +10,11 @@ Inputs (Choy et al., 3D-R2N2, ECCV 2016): ``ShapeNetVox32/<taxonomy>/<model>/mod
   both roots is left out with a log warning (and listed as absent); a model of a present
   category that is missing or broken on disk is skipped with its reason.
 * Voxels: the 32^3 ShapeNetVox32 grids as stored (read_binvox, then
-  :func:`~switchvae.data.r2n2.shapenetvox32_to_canonical`). They fill the grid with no
+  :func:`~switchvae.data.sources.r2n2.shapenetvox32_to_canonical`). They fill the grid with no
   one-voxel margin; they are kept so (recorded in the manifest), only resampled when the
   prepared resolution is not 32.
 * Views: the original renders, not re-rendered: the first ``num_views`` (default all 24)
-  at 137x137, stored RGBA (C = 4); :mod:`switchvae.data.prepared` fills the background on
+  at 137x137, stored RGBA (C = 4); :mod:`switchvae.data.store.prepared` fills the background on
   read (random light colour in training, gray 240 otherwise). Settings must use
   ``image_size`` 137 and ``num_views`` <= 24 (:func:`r2n2_settings`); ``color``, ``views``
   and ``elevation_deg`` do not apply: the cameras are those of ``rendering_metadata.txt``.
@@ -23,14 +23,18 @@ Inputs (Choy et al., 3D-R2N2, ECCV 2016): ``ShapeNetVox32/<taxonomy>/<model>/mod
 from __future__ import annotations
 
 import logging
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from switchvae.data.binvox import read_binvox
-from switchvae.data.r2n2 import (
+from switchvae.cli.args import name_list
+from switchvae.data.geometry.binvox import read_binvox
+from switchvae.data.geometry.resample import resample_grid
+from switchvae.data.sources.base import ItemSpec, PrepareSettings
+from switchvae.data.sources.r2n2 import (
     R2N2_IMAGE_SIZE,
     R2N2_NUM_RENDERINGS,
     CategorySplit,
@@ -38,9 +42,8 @@ from switchvae.data.r2n2 import (
     read_split_file,
     shapenetvox32_to_canonical,
 )
-from switchvae.data.resample import resample_grid
-from switchvae.data.sources.base import ItemSpec, PrepareSettings
-from switchvae.errors import DataError
+from switchvae.data.sources.registry import SourceCommand
+from switchvae.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -199,3 +202,44 @@ class ShapeNetR2N2Source:
             "background filled on read",
             "camera": "per view in <renderings>/<taxonomy>/<model>/rendering/rendering_metadata.txt",
         }
+
+
+def _add_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--voxels", required=True, type=Path, help="the ShapeNetVox32 folder")
+    parser.add_argument("--renderings", required=True, type=Path, help="the ShapeNetRendering folder")  # fmt: skip
+    parser.add_argument(
+        "--split", type=Path, default=None,
+        help="the 3D-R2N2 ShapeNet.json (default: ShapeNet.json beside --voxels)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--categories", nargs="+", metavar="ID_OR_NAME",
+        help="keep these categories (taxonomy ids or names, e.g. 03001627 or chair)",
+    )  # fmt: skip
+
+
+def _from_args(args: Namespace) -> ShapeNetR2N2Source:
+    if args.image_size != R2N2_IMAGE_SIZE:
+        raise ConfigError(
+            f"--image-size {args.image_size}: shapenet-r2n2 keeps the original "
+            f"{R2N2_IMAGE_SIZE}x{R2N2_IMAGE_SIZE} renders; leave --image-size out"
+        )
+    if args.views > R2N2_NUM_RENDERINGS:
+        raise ConfigError(
+            f"--views {args.views}: the 3D-R2N2 set has {R2N2_NUM_RENDERINGS} renders"
+        )
+    args.color = True  # the renders are RGB(A); recorded as such in the settings
+    return ShapeNetR2N2Source(args.voxels, args.renderings, args.split, name_list(args.categories))
+
+
+COMMAND = SourceCommand(
+    name="shapenet-r2n2",
+    help="ShapeNetVox32 + ShapeNetRendering under the 3D-R2N2 split",
+    description="The 3D-R2N2 ShapeNet set: its 32^3 voxels as stored and its own "
+    f"{R2N2_NUM_RENDERINGS} renders ({R2N2_IMAGE_SIZE}x{R2N2_IMAGE_SIZE} RGBA, background "
+    "filled when read). --views keeps the first V renders (default all 24); "
+    "--image-size must stay 137; --color, --camera and --backend do not apply.",
+    add_arguments=_add_arguments,
+    build=_from_args,
+    defaults={"views": R2N2_NUM_RENDERINGS, "image_size": R2N2_IMAGE_SIZE},
+    order=1,
+)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from switchvae.data import prepared as fmt
-from switchvae.data.pair import mesh_pair
+from switchvae.cli.args import positive_int
+from switchvae.data.pipeline.pair import mesh_pair
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
-from switchvae.data.synthetic import (
+from switchvae.data.sources.registry import SourceCommand
+from switchvae.data.sources.synthetic_set import (
     SYNTHETIC_CLASSES,
     make_item_mesh,
     nearest_neighbour_accuracy,
     synthetic_items,
 )
+from switchvae.data.store import prepared as fmt
 
 # The demo's default size: 60 shapes per class -> 42 train / 6 val / 12 test per class.
 DEFAULT_SHAPES_PER_CLASS = 60
@@ -60,3 +63,20 @@ class SyntheticSource:
             return {}
         accuracy = nearest_neighbour_accuracy(*grids["train"], *grids["test"])
         return {"voxel_1nn_test_accuracy": float(accuracy)}
+
+
+def _add_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--shapes-per-class", type=positive_int, default=DEFAULT_SHAPES_PER_CLASS)
+
+
+def _from_args(args: Namespace) -> SyntheticSource:
+    return SyntheticSource(args.shapes_per_class, args.seed)
+
+
+COMMAND = SourceCommand(
+    name="synthetic",
+    help="the embedded procedural shape set",
+    add_arguments=_add_arguments,
+    build=_from_args,
+    order=0,
+)

@@ -8,7 +8,7 @@ occupied where the value is >= 0.5; labels ``y_<split>`` or ``Y_<split>`` of sha
 
 Arrays carry no axis convention: they are read as indexed (x, y, z) with the up axis given
 (``z`` by default, the ModelNet convention), rotated into the canonical y-up frame and
-resampled to the prepared resolution (:mod:`switchvae.data.resample`). Views are rendered
+resampled to the prepared resolution (:mod:`switchvae.data.geometry.resample`). Views are rendered
 from the grid.
 
 Memory: a stored archive (``np.savez``) is memory-mapped, one grid is read per item. A
@@ -20,15 +20,16 @@ split's array once, in blocks, and keeps it bit-packed (N * D^3 / 8 bytes: 40 MB
 from __future__ import annotations
 
 import functools
+from argparse import ArgumentParser, Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from switchvae.data import npz_members
-from switchvae.data.pair import grid_pair
-from switchvae.data.resample import conform_grid
+from switchvae.cli.args import fraction, name_list
+from switchvae.data.geometry.resample import conform_grid
+from switchvae.data.pipeline.pair import grid_pair
 from switchvae.data.sources.arrays_layout import (
     CLASS_NAMES_KEY,
     OCCUPANCY_THRESHOLD,
@@ -40,12 +41,14 @@ from switchvae.data.sources.arrays_layout import (
 )
 from switchvae.data.sources.base import ItemSpec, PrepareSettings
 from switchvae.data.sources.holdout import carve_validation, check_fraction
+from switchvae.data.sources.registry import SourceCommand
+from switchvae.data.store import npz_members
 from switchvae.errors import DataError
 from switchvae.limits import MAX_CLASSES
 
 RESAMPLING_NOTE = (
     "grids whose side differs from the manifest resolution are resampled "
-    "(switchvae.data.resample: any-occupied pooling down, repetition up)"
+    "(switchvae.data.geometry.resample: any-occupied pooling down, repetition up)"
 )
 
 
@@ -168,3 +171,33 @@ class VoxelArraySource:
             "views": "rendered from the voxel grid",
             "arrays": dict(layout.array_keys),
         }
+
+
+def _add_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--npz", required=True, type=Path, help="the archive")
+    parser.add_argument(
+        "--classes", nargs="+", metavar="NAME",
+        help="class names in label order (a,b,c or a b c); default: the archive's class_names",
+    )  # fmt: skip
+    parser.add_argument("--up-axis", choices=("y", "z"), default="z", help="default z (ModelNet)")
+    parser.add_argument(
+        "--val-fraction", type=fraction, default=0.0,
+        help="share of each class of X_train held out as val when there is no X_val",
+    )  # fmt: skip
+
+
+def _from_args(args: Namespace) -> VoxelArraySource:
+    names = name_list(args.classes)
+    return VoxelArraySource(args.npz, names, args.up_axis, args.val_fraction, args.seed)
+
+
+COMMAND = SourceCommand(
+    name="voxels",
+    help="occupancy grids from an .npz archive (X_train, y_train, X_test, y_test)",
+    description="Grids X_<split> (N,D,D,D), (N,1,D,D,D) or (N,D,D,D,1), occupied >= 0.5; "
+    "labels y_<split> or Y_<split>. Grids are rotated to y up, resampled to --resolution "
+    "and rendered.",
+    add_arguments=_add_arguments,
+    build=_from_args,
+    order=3,
+)
