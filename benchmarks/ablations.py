@@ -23,10 +23,12 @@ import time
 from pathlib import Path
 
 from switchvae.config import load_config
+from switchvae.demo import _untrained_run
 from switchvae.evaluate.metrics import evaluate_run, flatten_metrics
 from switchvae.train.checkpoint import has_checkpoints
 from switchvae.train.fit import fit
 
+UNTRAINED = ["<untrained>"]  # marker: evaluate a randomly initialised model, no training
 STUDIES: dict[str, dict[str, list[str]]] = {
     "modes": {
         "switch": [],
@@ -35,6 +37,7 @@ STUDIES: dict[str, dict[str, list[str]]] = {
         "weighted_add": ["model.mode=weighted_add"],
         "voxel_only": ["model.mode=voxel_only"],
         "image_only": ["model.mode=image_only"],
+        "untrained": UNTRAINED,  # the same settings, random weights
     },
     "alignment": {
         "mse on means": ["loss.align=mse", "loss.align_on=mean"],
@@ -63,6 +66,9 @@ def run_variant(name: str, overrides: list[str], args: argparse.Namespace, seed:
     """Train and evaluate one variant (or reuse its metrics.json); flattened metrics."""
     slug = name.replace(", ", "_").replace(" ", "_").replace("-", "")
     run_dir = args.out / f"{slug}_seed{seed}"
+    untrained = overrides == UNTRAINED
+    if untrained:  # demo's helper writes RUN/../untrained
+        run_dir = run_dir / "untrained"
     metrics_path = run_dir / "metrics.json"
     if metrics_path.exists():
         return flatten_metrics(json.loads(metrics_path.read_text()))
@@ -71,10 +77,13 @@ def run_variant(name: str, overrides: list[str], args: argparse.Namespace, seed:
     budget = []
     if args.epochs:
         budget = [f"train.epochs={args.epochs}", f"loss.kl_cycle_epochs={args.epochs}"]
-    extra = [f"train.seed={seed}", *overrides, *args.set]
+    extra = [f"train.seed={seed}", *([] if untrained else overrides), *args.set]
     config = load_config(args.preset, args.config, overrides=[*budget, *extra])
     start = time.perf_counter()
-    fit(config, args.data, run_dir, resume=has_checkpoints(run_dir), progress=False)
+    if untrained:
+        _untrained_run(config, run_dir.parent / "run", Path(args.data))
+    else:
+        fit(config, args.data, run_dir, resume=has_checkpoints(run_dir), progress=False)
     metrics = evaluate_run(run_dir, args.data, args.split, seeds=args.svm_seeds, progress=False)
     print(f"  {name} (seed {seed}): {time.perf_counter() - start:.0f} s", flush=True)
     return flatten_metrics(metrics)
