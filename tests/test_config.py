@@ -47,6 +47,9 @@ def test_preset_values():
     tiny = load_config("tiny")
     assert tiny.train.precision == "auto" and tiny.data.batch_size == 4
     assert paper.train.precision == "auto"
+    # the public code: batch 8, 400 epochs, flattened image head, alignment on samples
+    assert (paper.data.batch_size, paper.train.epochs) == (8, 400)
+    assert (paper.model.image_head, paper.loss.align_on) == ("flatten", "sample")
 
 
 def test_yaml_then_overrides(tmp_path: Path):
