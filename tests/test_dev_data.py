@@ -44,11 +44,7 @@ def test_prepare_voxels_reads_the_dev_archive(dev_slice: Path, tmp_path: Path, c
     }  # fmt: skip
     assert all("empty voxel grid" in s["reason"] for s in skipped)
     val = load_prepared(out, "val")  # X_val becomes the val split, labels kept
-    assert (
-        len(val) == VAL_ROWS - 2
-        and "test" not in manifest["splits"]
-        or (manifest["splits"]["test"]["size"] == 0)
-    )
+    assert len(val) == VAL_ROWS - 2 and len(load_prepared(out, "train")) == TRAIN_ROWS - 2
     labels = np.load(dev_slice)["y_val"]
     kept = [i for i in range(VAL_ROWS) if i not in (12, 14)]
     assert val.labels.tolist() == labels[kept].tolist()
