@@ -20,6 +20,7 @@ from switchvae.atomic import atomic_write
 from switchvae.data.store.prepared import PreparedDataset, load_prepared, read_manifest
 from switchvae.errors import ConfigError, DataError
 from switchvae.evaluate.embed import embed_split, has_image_branch, has_voxel_branch
+from switchvae.evaluate.metrics import run_view_count
 from switchvae.model.switchvae import SwitchVAE
 from switchvae.run import Run, check_compatible
 from switchvae.train.precision import PrecisionChoice, autocast, inference_precision
@@ -58,14 +59,6 @@ def find_data_dir(run_dir: str | Path | Run, data_dir: str | Path | None = None)
     """The caller's ``data_dir``, else the one recorded in ``RUN/run.json``, else the one in
     ``RUN/metrics.json`` (``data.dir``); None when nothing names one."""
     return Run.open(run_dir).find_data_dir(data_dir)
-
-
-def run_view_count(config: dict | None, stored: int) -> int:
-    """Views per item for the run's image encoder (``data.eval_num_views``, else
-    ``data.num_views``), at most ``stored``."""
-    data = (config or {}).get("data", {})
-    wanted = int(data.get("eval_num_views") or data.get("num_views", stored))
-    return max(1, min(wanted, stored))
 
 
 def open_run(

@@ -77,14 +77,14 @@ def latent_spread(test: Embeddings) -> dict[str, dict[str, float]]:
     }
 
 
-def _main_view_count(config: dict | None, stored: int) -> int:
-    """Views behind z_image: the run's ``data.eval_num_views``, else its ``data.num_views``
-    (at most ``stored``), else all."""
+def run_view_count(config: dict | None, stored: int) -> int:
+    """Views behind z_image in evaluation and analysis: the run's ``data.eval_num_views``,
+    else its ``data.num_views`` (at most ``stored``), else all."""
     data = (config or {}).get("data", {})
     wanted = int(data.get("eval_num_views") or data.get("num_views", stored))
     if wanted > stored:
         log.warning("the run used %d views, the dataset stores %d: using all", wanted, stored)
-    return min(wanted, stored)
+    return max(1, min(wanted, stored))
 
 
 def data_summary(manifest: dict, data_dir: Path) -> dict:
@@ -221,7 +221,7 @@ def evaluate_run(
     model, config = run.model, run.config
     check_compatible(model.config, manifest, data_dir)
     use_fast_layout(model)
-    main_views = _main_view_count(config, int(manifest["num_views"]))
+    main_views = run_view_count(config, int(manifest["num_views"]))
     choice = inference_precision(config, device, precision)
     log.info("evaluating %s in %s: %s", run.path, choice.precision, choice.reason)
     timing = {"load_s": time.perf_counter() - start}
