@@ -212,3 +212,22 @@ def test_parallel_workers_match_serial(tmp_path: Path):
         a, b = load_prepared(serial.path, split), load_prepared(parallel.path, split)
         for k in range(len(a)):
             np.testing.assert_array_equal(a.voxels(k), b.voxels(k))
+
+
+def test_manifest_is_typed_and_read_only(tmp_path: Path):
+    import dataclasses
+    import pickle
+
+    prepare_dataset(BoxSource(), tmp_path / "ds", SETTINGS, progress=False)
+    manifest = read_manifest(tmp_path / "ds")
+    assert manifest.classes == ("small", "large") and manifest.resolution == 8
+    assert manifest.num_views == 3 and manifest.split_size("train") == 6
+    assert manifest.split_size("nope") == 0 and manifest["num_views"] == 3
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        manifest.resolution = 16
+    with pytest.raises(TypeError):
+        manifest["resolution"] = 16
+    writable = manifest.to_dict()
+    writable["resolution"] = 16
+    assert manifest.resolution == 8 and manifest["resolution"] == 8
+    assert pickle.loads(pickle.dumps(manifest)) == manifest  # crosses to loader workers

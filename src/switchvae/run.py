@@ -252,12 +252,12 @@ class Run:
         self._payload = self._model = None
 
 
-def check_compatible(model_config: Any, manifest: dict[str, Any], data_dir: str | Path) -> None:
+def check_compatible(model_config: Any, manifest: Any, data_dir: str | Path) -> None:
     """Refuse a prepared dataset whose grids or views the model cannot take.
 
     Args:
         model_config: the model's :class:`~switchvae.model.config.ModelConfig`.
-        manifest: the dataset's ``manifest.json``.
+        manifest: the dataset's :class:`~switchvae.data.store.manifest.Manifest`.
         data_dir: the dataset folder (for the message).
     Raises:
         DataError: another grid side, or (a model with an image branch) another number of
@@ -265,10 +265,10 @@ def check_compatible(model_config: Any, manifest: dict[str, Any], data_dir: str 
     """
     from switchvae.errors import DataError
 
-    side, wanted = int(manifest["resolution"]), model_config.voxel_resolution
+    side, wanted = manifest.resolution, model_config.voxel_resolution
     if side != wanted:
         raise DataError(f"{data_dir} has {side}³ grids, the model takes {wanted}³")
-    channels = min(int(manifest.get("channels", model_config.image_channels)), 3)
+    channels = manifest.view_channels or model_config.image_channels
     if model_config.mode != "voxel_only" and channels != model_config.image_channels:
         raise DataError(
             f"{data_dir} has {channels}-channel views, the model takes {model_config.image_channels}"

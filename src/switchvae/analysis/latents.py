@@ -82,7 +82,7 @@ def open_run(
     manifest = read_manifest(found)
     model, config = run.model, run.config
     check_compatible(model.config, manifest, found)
-    views = run_view_count(config, int(manifest["num_views"]))
+    views = run_view_count(config, manifest.num_views)
     dataset = load_prepared(found, split, views, "first", train_background=False)
     if len(dataset) == 0:
         raise DataError(f"{found}: the {split} split is empty")

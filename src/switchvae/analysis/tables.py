@@ -1,9 +1,9 @@
 """The report's tables: run summary, and metrics from ``RUN/metrics.json``.
 
-Each function reads what it needs from plain dicts (the run config, the dataset manifest,
-the metrics), leaves out what is absent (a one-branch mode has no retrieval; an evaluation
-may have skipped classification) and returns :class:`~switchvae.analysis.html.Table` rows
-of formatted text.
+Each function reads what it needs from the run config and the metrics (plain dicts) or the
+dataset's :class:`~switchvae.data.store.manifest.Manifest`, leaves out what is absent (a
+one-branch mode has no retrieval; an evaluation may have skipped classification) and
+returns :class:`~switchvae.analysis.html.Table` rows of formatted text.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from switchvae.analysis.html import Table
+from switchvae.data.store.manifest import Manifest
 
 BRANCHES = {"voxel": "from voxels", "image": "from views"}
 CLASSIFIER_NAMES = {"linear_svm": "linear SVM", "rbf_svm": "RBF SVM"}
@@ -63,26 +64,24 @@ def config_table(config: Mapping | None, model_config: Mapping) -> Table:
     return Table("configuration", ["setting", "value"], rows, note)
 
 
-def data_table(manifest: Mapping | None, data_dir: str) -> Table:
+def data_table(manifest: Manifest | None, data_dir: str) -> Table:
     """What the prepared dataset is: source, classes, splits, grid and views."""
     if manifest is None:
         return Table("data", ["field", "value"], [], "no prepared dataset found")
-    source = manifest.get("source", {})
+    source = manifest.source or {}
     source_text = (
         ", ".join(f"{k}={v}" for k, v in source.items())
         if isinstance(source, Mapping)
         else str(source)
     )
-    splits = manifest.get("splits", {})
-    classes = list(manifest.get("classes", []))
-    side, channels = manifest.get("image_size"), manifest.get("channels")
+    side, channels = manifest.image_size, manifest.channels
     rows = [
         ["directory", data_dir],
         ["source", source_text],
-        ["classes", f"{len(classes)}: {', '.join(classes)}"],
-        ["splits", ", ".join(f"{name} {info.get('size', 0)}" for name, info in splits.items())],
-        ["voxel grid", f"{manifest.get('resolution')}³"],
-        ["views", f"{manifest.get('num_views')} × {side}² px, {channels} channel(s)"],
+        ["classes", f"{len(manifest.classes)}: {', '.join(manifest.classes)}"],
+        ["splits", ", ".join(f"{name} {manifest.split_size(name)}" for name in manifest.splits)],
+        ["voxel grid", f"{manifest.resolution}³"],
+        ["views", f"{manifest.num_views} × {side}² px, {channels} channel(s)"],
         ["prepared with", f"switchvae {manifest.get('package_version', '?')}"],
     ]
     return Table("data", ["field", "value"], rows)

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from switchvae import __version__
+from switchvae.data.store.manifest import Manifest
 from switchvae.data.store.prepared import (
     PreparedDataset,
     load_prepared,
@@ -87,14 +88,17 @@ def run_view_count(config: dict | None, stored: int) -> int:
     return max(1, min(wanted, stored))
 
 
-def data_summary(manifest: dict, data_dir: Path) -> dict:
+def data_summary(manifest: Manifest, data_dir: Path) -> dict:
     """What metrics.json records about the dataset."""
     return {
         "dir": str(data_dir),
-        "source": manifest.get("source"),
-        "classes": list(manifest["classes"]),
+        "source": manifest.source,
+        "classes": list(manifest.classes),
         "splits": split_summary(manifest),
-        **{key: manifest.get(key) for key in ("resolution", "num_views", "image_size", "channels")},
+        "resolution": manifest.resolution,
+        "num_views": manifest.num_views,
+        "image_size": manifest.image_size,
+        "channels": manifest.channels,
     }
 
 
@@ -221,7 +225,7 @@ def evaluate_run(
     model, config = run.model, run.config
     check_compatible(model.config, manifest, data_dir)
     use_fast_layout(model)
-    main_views = run_view_count(config, int(manifest["num_views"]))
+    main_views = run_view_count(config, manifest.num_views)
     choice = inference_precision(config, device, precision)
     log.info("evaluating %s in %s: %s", run.path, choice.precision, choice.reason)
     timing = {"load_s": time.perf_counter() - start}
@@ -237,7 +241,7 @@ def evaluate_run(
         "precision": choice.short,
         "config": config if config is not None else {"model": asdict(model.config)},
         "data": data_summary(manifest, data_dir),
-        "reconstruction": _reconstruction(test, list(manifest["classes"])),
+        "reconstruction": _reconstruction(test, list(manifest.classes)),
         "latents": latent_spread(test),
         **_scores(train, test, seeds, max(1, num_workers), timing),
     }

@@ -26,7 +26,6 @@ from switchvae.train.precision import PrecisionChoice, resolve_precision, traini
 log = logging.getLogger(__name__)
 
 SWITCH_STREAM = 1  # tag that separates the switch generator's seed from the others
-RGBA_CHANNELS, RGB_CHANNELS = 4, 3
 
 
 @dataclass(frozen=True)
@@ -73,13 +72,12 @@ def open_datasets(config: Config, data_dir: str | Path) -> Datasets:
     rotate = data.augment == "rot90"
     train = load_prepared(data_dir, "train", data.num_views, data.train_view_mode, rotate=rotate)
     manifest = train.manifest
-    if manifest["resolution"] != config.model.voxel_resolution:
+    if manifest.resolution != config.model.voxel_resolution:
         raise ConfigError(
             f"model.voxel_resolution={config.model.voxel_resolution} but {data_dir} has "
-            f"{manifest['resolution']}³ grids; set model.voxel_resolution={manifest['resolution']}"
+            f"{manifest.resolution}³ grids; set model.voxel_resolution={manifest.resolution}"
         )
-    stored = int(manifest.get("channels", config.model.image_channels))
-    channels = RGB_CHANNELS if stored == RGBA_CHANNELS else stored
+    channels = manifest.view_channels or config.model.image_channels  # RGBA is read as RGB
     if channels != config.model.image_channels:
         raise ConfigError(
             f"model.image_channels={config.model.image_channels} but {data_dir} stores "
@@ -91,7 +89,7 @@ def open_datasets(config: Config, data_dir: str | Path) -> Datasets:
             f"{train.num_stored_views} views per shape"
         )
     val = None
-    if int(manifest["splits"].get("val", {}).get("size", 0)) > 0:
+    if manifest.split_size("val") > 0:
         val = load_prepared(data_dir, "val", config.data.num_views, config.data.eval_view_mode)
     else:
         log.warning("%s has no validation split; training without validation", data_dir)

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from switchvae.data.sources.base import ItemSpec, PrepareSettings, Source
 from switchvae.data.store import prepared as fmt
+from switchvae.data.store.manifest import Manifest
 from switchvae.data.store.npy_stream import copy_row_runs, npy_layout, write_npy_header
 from switchvae.data.store.output_dir import (
     PARTIAL_SUFFIX,
@@ -121,7 +122,7 @@ def select_shard(
 @dataclass(frozen=True)
 class _Shard:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     skipped: list[dict[str, Any]]
 
     @property
@@ -172,7 +173,7 @@ def _check_coverage(shards: list[_Shard]) -> None:
     for shard in shards:
         expected = shard_ranges(shard.entry["plan_sizes"], shard.entry["index"], count)
         for split, (lo, hi) in expected.items():
-            kept = int(shard.manifest["splits"].get(split, {}).get("size", 0))
+            kept = shard.manifest.split_size(split)
             dropped = sum(1 for s in shard.skipped if s["split"] == split)
             if shard.entry["ranges"].get(split) != [lo, hi] or kept + dropped != hi - lo:
                 raise DataError(
@@ -183,7 +184,7 @@ def _check_coverage(shards: list[_Shard]) -> None:
 
 def _merge_split(work: Path, split: str, shards: list[_Shard], bar: tqdm) -> list[str]:
     """Concatenate one split of every shard (in index order) into ``work``; return the ids."""
-    sizes = [int(s.manifest["splits"][split]["size"]) for s in shards]
+    sizes = [s.manifest.split_size(split) for s in shards]
     (work / split).mkdir()
     for name in (fmt.VOXELS_FILE, fmt.VIEWS_FILE):
         first = npy_layout(shards[0].path / split / name)
@@ -199,7 +200,7 @@ def _merge_split(work: Path, split: str, shards: list[_Shard], bar: tqdm) -> lis
                 copy_row_runs(shard.path / split / name, [(0, size)], out, bar.update)
     labels = [np.load(s.path / split / fmt.LABELS_FILE) for s in shards]
     np.save(work / split / fmt.LABELS_FILE, np.concatenate(labels).astype(np.int64))
-    return [i for s in shards for i in s.manifest["splits"][split]["ids"]]
+    return [i for s in shards for i in s.manifest.splits[split]["ids"]]
 
 
 def _bytes_to_copy(shards: list[_Shard]) -> int:
@@ -218,7 +219,7 @@ def _read_shards(shard_dirs: Sequence[str | Path], skipped_file: str, partial_su
     shards = [_read_shard(Path(p), skipped_file, partial_suffix) for p in shard_dirs]
     _check_same_plan(shards)
     _check_coverage(shards)
-    if not any(s.manifest["splits"][split]["size"] for s in shards for split in fmt.SPLITS):
+    if not any(s.manifest.split_size(split) for s in shards for split in fmt.SPLITS):
         raise DataError("the shards hold no usable item at all; nothing to merge")
     return sorted(shards, key=lambda s: s.entry["index"])
 

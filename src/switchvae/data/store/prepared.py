@@ -17,7 +17,7 @@ it under a temporary name and rename it into place at the end (see ``switchvae.d
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from switchvae.data.store.manifest import Manifest
 from switchvae.data.store.prepared_check import check_manifest, check_split_files
 from switchvae.errors import DataError
 
@@ -73,8 +74,8 @@ def unpack_voxels(packed: np.ndarray, resolution: int) -> np.ndarray:
     return bits.astype(bool).reshape(resolution, resolution, resolution)
 
 
-def read_manifest(path: str | Path) -> dict[str, Any]:
-    """Read and check ``manifest.json`` of a prepared dataset directory.
+def read_manifest(path: str | Path) -> Manifest:
+    """Read and check ``manifest.json`` of a prepared dataset directory (a typed :class:`Manifest`).
 
     Raises:
         DataError: the directory is not a complete prepared dataset of a known version, or
@@ -99,7 +100,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
             f"supported (this package reads version {FORMAT_VERSION}); re-run prepare"
         )
     check_manifest(manifest, manifest_path)
-    return manifest
+    return Manifest.from_dict(manifest)
 
 
 def is_prepared_dataset(path: str | Path) -> bool:
@@ -159,15 +160,15 @@ class PreparedDataset(Dataset):
     ) -> None:
         self.root = Path(root)
         self.manifest = read_manifest(self.root)
-        if split not in self.manifest["splits"]:
-            known = ", ".join(self.manifest["splits"])
+        if split not in self.manifest.splits:
+            known = ", ".join(self.manifest.splits)
             raise DataError(f"{self.root}: no split {split!r} (has: {known})")
         self.split = split
         self.view_selection = view_selection or ViewSelection()
         self.train_background = train_background
-        self.resolution = int(self.manifest["resolution"])
-        self.classes: list[str] = list(self.manifest["classes"])
-        self.ids: list[str] = list(self.manifest["splits"][split]["ids"])
+        self.resolution = self.manifest.resolution
+        self.classes: list[str] = list(self.manifest.classes)
+        self.ids: list[str] = list(self.manifest.splits[split]["ids"])
         names = (VOXELS_FILE, VIEWS_FILE, LABELS_FILE)
         self.labels: np.ndarray = check_split_files(self.root, self.manifest, split, names)
         self._voxels: np.ndarray | None = None
@@ -190,7 +191,7 @@ class PreparedDataset(Dataset):
     @property
     def num_stored_views(self) -> int:
         """Views stored per item (V_all)."""
-        return int(self.manifest["num_views"])
+        return self.manifest.num_views
 
     def voxels(self, index: int) -> np.ndarray:
         """Occupancy grid of item ``index``: bool (D, D, D), canonical (x, y, z), y up."""
@@ -236,10 +237,10 @@ def _fill_background(images: np.ndarray, random_background: bool) -> np.ndarray:
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
-def check_rotatable(manifest: dict[str, Any], where: Path | str) -> None:
+def check_rotatable(manifest: Manifest, where: Path | str) -> None:
     """Raise DataError unless the views form a ring whose size is a multiple of 4 (so a
     quarter turn of the shape is a shift of the ring)."""
-    views = int(manifest["num_views"])
+    views = manifest.num_views
     ring = manifest.get("camera", {}).get("views") == "ring"
     if not ring or views % 4:
         raise DataError(
@@ -278,6 +279,7 @@ def load_prepared(
     )
 
 
-def split_summary(manifest: dict[str, Any], splits: Sequence[str] = SPLITS) -> dict[str, int]:
-    """Number of items per split, from a manifest."""
-    return {s: int(manifest["splits"][s]["size"]) for s in splits if s in manifest["splits"]}
+def split_summary(manifest: Mapping[str, Any], splits: Sequence[str] = SPLITS) -> dict[str, int]:
+    """Number of items per split, from a manifest (a :class:`Manifest` or the dict being written)."""
+    sizes = manifest.get("splits", {})
+    return {s: int(sizes[s]["size"]) for s in splits if s in sizes}

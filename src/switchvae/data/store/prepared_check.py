@@ -10,13 +10,16 @@ class list. Only headers and the small label array are read.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from switchvae.data.store.npy_stream import npy_layout
 from switchvae.errors import DataError
 from switchvae.limits import MAX_GRID_SIDE
+
+if TYPE_CHECKING:
+    from switchvae.data.store.manifest import Manifest
 
 VIEW_CHANNELS = (1, 3, 4)
 
@@ -74,7 +77,7 @@ def _check_array(path: Path, shape: tuple[int, ...], dtype: np.dtype | None) -> 
 
 
 def check_split_files(
-    root: Path, manifest: dict[str, Any], split: str, names: tuple[str, str, str]
+    root: Path, manifest: Manifest, split: str, names: tuple[str, str, str]
 ) -> np.ndarray:
     """Check one split's arrays against the manifest; return its labels, int64 (N,).
 
@@ -87,25 +90,25 @@ def check_split_files(
         DataError: naming the file (or manifest entry) that does not match.
     """
     voxels_file, views_file, labels_file = names
-    entry = manifest["splits"][split]
+    entry = manifest.splits[split]
     size = entry["size"]
     if len(entry["ids"]) != size:
         raise DataError(
             f"{root / 'manifest.json'}: split {split!r} lists {len(entry['ids'])} ids "
             f"for {size} items"
         )
-    side, views = manifest["image_size"], manifest["num_views"]
-    channels = manifest.get("channels", 1)
+    side, views = manifest.image_size, manifest.num_views
+    channels = 1 if manifest.channels is None else manifest.channels
     folder = root / split
     uint8 = np.dtype(np.uint8)
-    _check_array(folder / voxels_file, (size, manifest["resolution"] ** 3 // 8), uint8)
+    _check_array(folder / voxels_file, (size, manifest.resolution**3 // 8), uint8)
     _check_array(folder / views_file, (size, views, side, side, channels), uint8)
     _check_array(folder / labels_file, (size,), None)
     labels = np.load(folder / labels_file, allow_pickle=False).astype(np.int64)
-    bad = (labels < 0) | (labels >= len(manifest["classes"]))
+    bad = (labels < 0) | (labels >= len(manifest.classes))
     if bad.any():
         raise DataError(
             f"{folder / labels_file}: label {int(labels[bad][0])} is outside the "
-            f"{len(manifest['classes'])} classes of the manifest"
+            f"{len(manifest.classes)} classes of the manifest"
         )
     return labels
