@@ -4,7 +4,7 @@ total = reconstruction + kl_weight · KL(chosen branch) + align_weight · alignm
 
 Every term is summed over its elements (voxels or latent dimensions) and averaged over the
 batch, so the terms have comparable scales. All terms are computed in float32. The settings
-live in :class:`switchvae.model.config.LossConfig`.
+live in :class:`switchvae.config.model.LossConfig`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from switchvae.config.model import ALIGN_KINDS, ALIGN_STOP_GRAD, LossConfig
 from switchvae.errors import ConfigError
-from switchvae.model.config import ALIGN_KINDS, ALIGN_STOP_GRAD, LossConfig
 from switchvae.model.switchvae import SwitchOutput
 
 

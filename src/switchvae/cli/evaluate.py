@@ -10,13 +10,13 @@ import argparse
 from pathlib import Path
 
 from switchvae.cli.args import non_negative_int, parse_device, positive_int
+from switchvae.config import PRECISIONS
 
 # evaluate_run's defaults, repeated so that building the parser imports neither torch nor
 # scikit-learn (``switchvae --help`` stays fast); a test keeps them equal.
 DEFAULT_SEEDS = 3
 DEFAULT_WORKERS = 2
 DEFAULT_BATCH_SIZE = 32
-PRECISION_CHOICES = ("auto", "32-true", "bf16-mixed", "16-mixed")  # train.precision.PRECISIONS
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +35,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers", type=non_negative_int, default=DEFAULT_WORKERS, help="loader workers"
     )
     parser.add_argument(
-        "--precision", choices=PRECISION_CHOICES, default=None,
+        "--precision", choices=PRECISIONS, default=None,
         help="forward-pass precision (default: the run's train.precision, auto resolved here)",
     )  # fmt: skip
     parser.add_argument(

@@ -2,7 +2,7 @@
 
 A training checkpoint (``RUN/checkpoints/last.pt``) carries the optimizer state, RNG
 states and the run config so that training can resume; to share or deploy a trained model
-only the weights and the :class:`~switchvae.model.config.ModelConfig` are needed. The
+only the weights and the :class:`~switchvae.config.model.ModelConfig` are needed. The
 model file holds exactly these: the state dict as safetensors tensors and, in the file's
 metadata (string -> string), ``format``, ``format_version``, ``package_version`` and
 ``model_config`` (JSON). ``fit`` writes ``RUN/model.safetensors`` (:attr:`switchvae.run.Run.model_file`) at its end;
@@ -24,8 +24,8 @@ from torch import nn
 
 from switchvae import __version__
 from switchvae.atomic import atomic_write
+from switchvae.config.model import ModelConfig
 from switchvae.errors import ConfigError
-from switchvae.model.config import ModelConfig
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from switchvae.model.config import ModelConfig
+from switchvae.config.model import ModelConfig
 from switchvae.model.decoder import VoxelDecoder
 from switchvae.model.image_encoder import MIN_IMAGE_SIZE, MultiViewImageEncoder
 from switchvae.model.pretrained import ModelFiles

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from switchvae.config.model import LossConfig
 from switchvae.errors import SwitchVAEError
 from switchvae.losses import LossBreakdown, compute_losses, kl_weight_schedule
-from switchvae.model.config import LossConfig
 from switchvae.model.switchvae import SwitchOutput, SwitchVAE
 
 LOSS_TERMS = ("total", "reconstruction", "kl", "alignment")

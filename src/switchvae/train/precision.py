@@ -29,9 +29,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-AUTO = "auto"
-FP32, BF16, FP16 = "32-true", "bf16-mixed", "16-mixed"
-PRECISIONS = (AUTO, FP32, BF16, FP16)
+from switchvae.config.training import PRECISIONS
+
+AUTO, FP32, BF16, FP16 = PRECISIONS  # "auto", "32-true", "bf16-mixed", "16-mixed"
 MIN_SPEEDUP = 1.1  # a reduced precision must beat fp32 by this much to be chosen
 _BF16_ISAS = ("AVX512_CORE_BF16", "AVX512_CORE_AMX", "AVX10")  # oneDNN caps that keep bf16
 _PROBE_ROUNDS = 5

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
+from switchvae.config.training import OptimConfig
 from switchvae.errors import ConfigError
-from switchvae.train.settings import OptimConfig
 
 # Public code (train_SwitchVAE.py, learning_rate_scheduler): constant lr for 100 epochs,
 # then lr · 0.96 ** ((epoch - 100) / 10), set at the start of each epoch.

@@ -8,9 +8,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
+from switchvae.config.model import LossConfig
 from switchvae.evaluate.iou import RECON_THRESHOLD, per_shape_iou
 from switchvae.losses import compute_losses
-from switchvae.model.config import LossConfig
 from switchvae.train.engine import LOSS_TERMS
 
 # The switch and noise of the validation forward come from a fixed seed, so the

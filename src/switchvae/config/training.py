@@ -1,41 +1,24 @@
-"""Data, optimizer and training settings of a run (the model's are in ``model/config.py``).
+"""Data, optimizer and training settings of a run (the model's are in :mod:`.model`).
 
-Each dataclass is frozen and checks its values on construction; a bad value raises
-:class:`~switchvae.errors.ConfigError` naming the field. They are grouped, with the model
-and loss settings, into :class:`switchvae.config.Config`.
+Each dataclass is frozen and checks its values on construction with
+:mod:`switchvae.config.check`; a bad value raises :class:`~switchvae.errors.ConfigError`
+naming the field. They are grouped, with the model and loss settings, into
+:class:`switchvae.config.Config`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from switchvae.errors import ConfigError
-from switchvae.train.precision import PRECISIONS
+from switchvae.config import check
 
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "constant", "paper")
 VIEW_MODES = ("first", "random")
 AUGMENTATIONS = ("none", "rot90")
 ACCELERATORS = ("auto", "cpu", "gpu")
-
-
-def _check(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}: {message}")
-
-
-def _positive_int(value: object, key: str, minimum: int = 1) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= minimum
-    _check(ok, key, f"must be an integer >= {minimum}, got {value!r}")
-
-
-def _non_negative(value: object, key: str) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-    _check(ok, key, f"must be a number >= 0, got {value!r}")
-
-
-def _choice(value: object, choices: tuple[str, ...], key: str) -> None:
-    _check(value in choices, key, f"must be one of {', '.join(choices)}; got {value!r}")
+# ``auto`` or one of Fabric's precisions; resolved in :mod:`switchvae.train.precision`.
+PRECISIONS = ("auto", "32-true", "bf16-mixed", "16-mixed")
 
 
 @dataclass(frozen=True)
@@ -64,15 +47,15 @@ class DataConfig:
     eval_num_views: int | None = None
 
     def __post_init__(self) -> None:
-        _positive_int(self.num_views, "num_views")
-        _choice(self.train_view_mode, VIEW_MODES, "train_view_mode")
-        _choice(self.eval_view_mode, VIEW_MODES, "eval_view_mode")
+        check.integer(self.num_views, "num_views")
+        check.choice(self.train_view_mode, VIEW_MODES, "train_view_mode")
+        check.choice(self.eval_view_mode, VIEW_MODES, "eval_view_mode")
         # BatchNorm layers need at least 2 samples per process in training.
-        _positive_int(self.batch_size, "batch_size", minimum=2)
-        _positive_int(self.num_workers, "num_workers", minimum=0)
-        _choice(self.augment, AUGMENTATIONS, "augment")
+        check.integer(self.batch_size, "batch_size", minimum=2)
+        check.integer(self.num_workers, "num_workers", minimum=0)
+        check.choice(self.augment, AUGMENTATIONS, "augment")
         if self.eval_num_views is not None:
-            _positive_int(self.eval_num_views, "eval_num_views")
+            check.integer(self.eval_num_views, "eval_num_views")
 
 
 @dataclass(frozen=True)
@@ -103,24 +86,19 @@ class OptimConfig:
     grad_clip_norm: float = 0.0
 
     def __post_init__(self) -> None:
-        _choice(self.name, OPTIMIZERS, "name")
-        _check(
-            isinstance(self.lr, (int, float)) and self.lr > 0,
-            "lr",
-            f"must be a number > 0, got {self.lr!r}",
-        )
-        _non_negative(self.weight_decay, "weight_decay")
-        _non_negative(self.momentum, "momentum")
-        _check(
+        check.choice(self.name, OPTIMIZERS, "name")
+        check.number(self.lr, "lr", above=True)
+        check.number(self.weight_decay, "weight_decay")
+        check.number(self.momentum, "momentum")
+        check.require(
             not (self.nesterov and self.name == "sgd" and self.momentum == 0),
             "nesterov",
             "SGD with Nesterov needs momentum > 0",
         )
-        _choice(self.schedule, SCHEDULES, "schedule")
-        _positive_int(self.warmup_steps, "warmup_steps", minimum=0)
-        _non_negative(self.min_lr_ratio, "min_lr_ratio")
-        _check(self.min_lr_ratio <= 1, "min_lr_ratio", f"must be <= 1, got {self.min_lr_ratio}")
-        _non_negative(self.grad_clip_norm, "grad_clip_norm")
+        check.choice(self.schedule, SCHEDULES, "schedule")
+        check.integer(self.warmup_steps, "warmup_steps", minimum=0)
+        check.fraction(self.min_lr_ratio, "min_lr_ratio")
+        check.number(self.grad_clip_norm, "grad_clip_norm")
 
 
 @dataclass(frozen=True)
@@ -161,13 +139,13 @@ class TrainConfig:
     accelerator: str = "auto"
 
     def __post_init__(self) -> None:
-        _positive_int(self.epochs, "epochs")
+        check.integer(self.epochs, "epochs")
         if self.max_steps is not None:
-            _positive_int(self.max_steps, "max_steps")
-        _positive_int(self.seed, "seed", minimum=0)
-        _choice(self.precision, PRECISIONS, "precision")
+            check.integer(self.max_steps, "max_steps")
+        check.integer(self.seed, "seed", minimum=0)
+        check.choice(self.precision, PRECISIONS, "precision")
         for key in ("log_every_steps", "checkpoint_every_steps", "val_every_epochs"):
-            _positive_int(getattr(self, key), key)
-        _positive_int(self.devices, "devices")
-        _positive_int(self.num_nodes, "num_nodes")
-        _choice(self.accelerator, ACCELERATORS, "accelerator")
+            check.integer(getattr(self, key), key)
+        check.integer(self.devices, "devices")
+        check.integer(self.num_nodes, "num_nodes")
+        check.choice(self.accelerator, ACCELERATORS, "accelerator")
