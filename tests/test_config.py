@@ -142,3 +142,41 @@ def test_resume_without_preset_uses_the_runs_config(tmp_path: Path):
     assert resolve_config(
         _parse("--data", "d", "--out", str(run), "--preset", "cpu")
     ) == load_config("cpu")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.latent_dim=0", "model.latent_dim: must be an integer >= 1, got 0"),
+        ("model.p_voxel=1.5", "model.p_voxel: must be a number in [0, 1], got 1.5"),
+        ("loss.temperature=0", "loss.temperature: must be a number > 0, got 0.0"),
+        ("data.batch_size=1", "data.batch_size: must be an integer >= 2, got 1"),
+        ("optim.min_lr_ratio=2.0", "optim.min_lr_ratio: must be a number in [0, 1], got 2.0"),
+        ("train.accelerator=tpu", "train.accelerator: must be one of auto, cpu, gpu; got 'tpu'"),
+    ],
+)
+def test_every_section_speaks_one_validation_vocabulary(override: str, message: str):
+    with pytest.raises(ConfigError) as caught:
+        load_config("tiny", overrides=[override])
+    assert str(caught.value) == message
+
+
+def test_check_compatible_names_the_setting_to_change():
+    from switchvae.data.store.manifest import Manifest
+    from switchvae.errors import DataError
+    from switchvae.run import check_compatible
+
+    fields = {"resolution": 16, "num_views": 2, "image_size": 32, "channels": 4}
+    manifest = Manifest.from_dict({"classes": ["a"], "splits": {}, **fields})
+    model = load_config("tiny").model  # 32³ grids, gray views
+    with pytest.raises(DataError, match=r"16³ grids .* set model\.voxel_resolution=16"):
+        check_compatible(model, manifest, "data")
+    model = with_overrides(load_config("tiny"), model={"voxel_resolution": 16}).model
+    with pytest.raises(DataError, match="stores 3-channel views .* model.image_channels=3"):
+        check_compatible(model, manifest, "data")  # RGBA is read as RGB
+    voxel_only = with_overrides(
+        load_config("tiny"), model={"voxel_resolution": 16, "mode": "voxel_only"}
+    )
+    check_compatible(voxel_only.model, manifest, "data")  # no image branch: channels are moot
+    with pytest.raises(DataError, match=r"stores 2 views per shape; set data\.num_views=2"):
+        check_compatible(voxel_only.model, manifest, "data", num_views=3)

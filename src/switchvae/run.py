@@ -22,11 +22,13 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from switchvae.errors import ConfigError
+from switchvae.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import torch
 
+    from switchvae.config.model import ModelConfig
+    from switchvae.data.store.manifest import Manifest
     from switchvae.model.switchvae import SwitchVAE
 
 RUN_INFO_FILE = "run.json"
@@ -252,24 +254,35 @@ class Run:
         self._payload = self._model = None
 
 
-def check_compatible(model_config: Any, manifest: Any, data_dir: str | Path) -> None:
-    """Refuse a prepared dataset whose grids or views the model cannot take.
+def check_compatible(
+    model_config: ModelConfig, manifest: Manifest, data_dir: str | Path, num_views: int = 1
+) -> None:
+    """The one answer to "does this model take this dataset" (``fit``, ``evaluate``, analysis).
 
     Args:
-        model_config: the model's :class:`~switchvae.model.config.ModelConfig`.
+        model_config: the model's :class:`~switchvae.config.model.ModelConfig`.
         manifest: the dataset's :class:`~switchvae.data.store.manifest.Manifest`.
         data_dir: the dataset folder (for the message).
+        num_views: views per sample the run asks for (``data.num_views`` in training).
     Raises:
-        DataError: another grid side, or (a model with an image branch) another number of
-            view channels (RGBA views count as RGB: the alpha is filled when read).
+        DataError: naming the setting to change: another grid side, or (a model with an
+            image branch) another number of view channels (RGBA views count as RGB: the
+            alpha is filled when read), or fewer stored views than ``num_views``.
     """
-    from switchvae.errors import DataError
-
     side, wanted = manifest.resolution, model_config.voxel_resolution
     if side != wanted:
-        raise DataError(f"{data_dir} has {side}³ grids, the model takes {wanted}³")
+        raise DataError(
+            f"{data_dir} has {side}³ grids but model.voxel_resolution={wanted}; set "
+            f"model.voxel_resolution={side} or prepare the data with --resolution {wanted}"
+        )
     channels = manifest.view_channels or model_config.image_channels
     if model_config.mode != "voxel_only" and channels != model_config.image_channels:
         raise DataError(
-            f"{data_dir} has {channels}-channel views, the model takes {model_config.image_channels}"
+            f"{data_dir} stores {channels}-channel views but model.image_channels="
+            f"{model_config.image_channels}; set model.image_channels={channels}"
+        )
+    if num_views > manifest.num_views:
+        raise DataError(
+            f"data.num_views={num_views} but {data_dir} stores {manifest.num_views} views per "
+            f"shape; set data.num_views={manifest.num_views} or less"
         )

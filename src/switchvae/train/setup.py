@@ -18,8 +18,8 @@ from torch import nn
 
 from switchvae.config import Config
 from switchvae.data.store.prepared import PreparedDataset, load_prepared
-from switchvae.errors import ConfigError
 from switchvae.model.switchvae import SwitchVAE, use_fast_layout
+from switchvae.run import check_compatible
 from switchvae.train.loader import mixed_seed
 from switchvae.train.precision import PrecisionChoice, resolve_precision, training_device
 
@@ -66,31 +66,16 @@ def open_datasets(config: Config, data_dir: str | Path) -> Datasets:
     """Open train and val splits and check they fit the model settings.
 
     Raises:
-        ConfigError: grid side, channels or view count disagree with the dataset.
+        DataError: grid side, channels or view count disagree with the dataset (see
+            :func:`switchvae.run.check_compatible`).
     """
     data = config.data
     rotate = data.augment == "rot90"
     train = load_prepared(data_dir, "train", data.num_views, data.train_view_mode, rotate=rotate)
-    manifest = train.manifest
-    if manifest.resolution != config.model.voxel_resolution:
-        raise ConfigError(
-            f"model.voxel_resolution={config.model.voxel_resolution} but {data_dir} has "
-            f"{manifest.resolution}³ grids; set model.voxel_resolution={manifest.resolution}"
-        )
-    channels = manifest.view_channels or config.model.image_channels  # RGBA is read as RGB
-    if channels != config.model.image_channels:
-        raise ConfigError(
-            f"model.image_channels={config.model.image_channels} but {data_dir} stores "
-            f"{channels}-channel views; set model.image_channels={channels}"
-        )
-    if config.data.num_views > train.num_stored_views:
-        raise ConfigError(
-            f"data.num_views={config.data.num_views} but {data_dir} stores "
-            f"{train.num_stored_views} views per shape"
-        )
+    check_compatible(config.model, train.manifest, data_dir, data.num_views)
     val = None
-    if manifest.split_size("val") > 0:
-        val = load_prepared(data_dir, "val", config.data.num_views, config.data.eval_view_mode)
+    if train.manifest.split_size("val") > 0:
+        val = load_prepared(data_dir, "val", data.num_views, data.eval_view_mode)
     else:
         log.warning("%s has no validation split; training without validation", data_dir)
     return Datasets(train, val)
