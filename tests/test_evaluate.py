@@ -356,3 +356,12 @@ def test_cli_evaluates_several_runs(tmp_path: Path, data_dir: Path, capsys):
     assert all((run / "metrics.json").is_file() for run in runs)
     stats = json.loads(summary.read_text())["metrics"]["reconstruction.voxel.mean_iou"]
     assert stats["runs"] == 2 and stats["std"] == pytest.approx(0.0)  # same weights
+
+
+def test_metric_sections_are_registered_in_order():
+    from switchvae.evaluate.sections import headline_keys, metric_sections
+
+    keys = [metric.key for metric in metric_sections()]
+    assert keys == ["reconstruction", "latents", "classification", "retrieval"]
+    assert "reconstruction.image.views.all.mean_iou" in headline_keys()
+    assert "classification.image.rbf_svm.accuracy" in headline_keys()

@@ -1,4 +1,5 @@
-"""The report's tables: run summary, and metrics from ``RUN/metrics.json``.
+"""The report's tables: run summary, and metrics from ``RUN/metrics.json`` (each metric
+section renders its own, see :mod:`switchvae.evaluate.sections`).
 
 Each function reads what it needs from the run config and the metrics (plain dicts) or the
 dataset's :class:`~switchvae.data.store.manifest.Manifest`, leaves out what is absent (a
@@ -9,13 +10,10 @@ returns :class:`~switchvae.analysis.html.Table` rows of formatted text.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from switchvae.analysis.html import Table
 from switchvae.data.store.manifest import Manifest
 
-BRANCHES = {"voxel": "from voxels", "image": "from views"}
-CLASSIFIER_NAMES = {"linear_svm": "linear SVM", "rbf_svm": "RBF SVM"}
 CONFIG_HIGHLIGHTS = (
     ("model", "mode"),
     ("model", "latent_dim"),
@@ -37,18 +35,6 @@ CONFIG_HIGHLIGHTS = (
     ("train", "precision"),
     ("train", "seed"),
 )
-
-
-def _fraction(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "–"
-
-
-def _percent(value: Any, std: Any = None) -> str:
-    if not isinstance(value, (int, float)):
-        return "–"
-    if isinstance(std, (int, float)):
-        return f"{100 * value:.1f} ± {100 * std:.1f} %"
-    return f"{100 * value:.1f} %"
 
 
 def config_table(config: Mapping | None, model_config: Mapping) -> Table:
@@ -87,115 +73,16 @@ def data_table(manifest: Manifest | None, data_dir: str) -> Table:
     return Table("data", ["field", "value"], rows)
 
 
-def reconstruction_tables(metrics: Mapping) -> list[Table]:
-    """Mean/pooled IoU per branch, per-class IoU, and IoU against the number of views."""
-    section = metrics.get("reconstruction", {})
-    branches = [b for b in BRANCHES if isinstance(section.get(b), Mapping)]
-    if not branches:
-        return []
-    threshold = section.get("threshold", 0.5)
-    overall = Table(
-        "reconstruction IoU",
-        ["input", "mean IoU", "pooled IoU"],
-        [
-            [
-                BRANCHES[b],
-                _fraction(section[b].get("mean_iou")),
-                _fraction(section[b].get("pooled_iou")),
-            ]
-            for b in branches
-        ],
-        f"threshold {threshold}; mean over shapes of per-shape IoU; pooled = ΣI / ΣU",
-    )
-    classes = sorted({c for b in branches for c in section[b].get("per_class", {})})
-    per_class = Table(
-        "IoU per class",
-        ["class", *(BRANCHES[b] for b in branches)],
-        [
-            [c, *(_fraction(section[b].get("per_class", {}).get(c)) for b in branches)]
-            for c in classes
-        ],
-    )
-    tables = [overall, per_class]
-    views = section.get("image", {}).get("views", {}) if "image" in branches else {}
-    if views:
-        rows = [
-            [
-                f"{name} ({entry.get('num_views', name)})" if name == "all" else name,
-                _fraction(entry.get("mean_iou")),
-                _fraction(entry.get("pooled_iou")),
-            ]
-            for name, entry in views.items()
-        ]
-        tables.append(
-            Table("IoU from images vs number of views", ["views", "mean IoU", "pooled IoU"], rows)
-        )
-    return tables
-
-
-def classification_table(metrics: Mapping) -> list[Table]:
-    """SVM test accuracy (mean ± std over seeds) per branch and classifier."""
-    section = metrics.get("classification", {})
-    if not isinstance(section, Mapping) or not section:
-        return []
-    if "skipped" in section:
-        return [
-            Table("latent classification (SVM)", ["input"], [], f"skipped: {section['skipped']}")
-        ]
-    branches = [b for b in BRANCHES if isinstance(section.get(b), Mapping)]
-    rows = [
-        [
-            BRANCHES[b],
-            *(
-                _percent(section[b].get(k, {}).get("accuracy"), section[b].get(k, {}).get("std"))
-                for k in CLASSIFIER_NAMES
-            ),
-        ]
-        for b in branches
-    ]
-    protocol = section.get("protocol", {})
-    note = (
-        f"standardized z_mean; C from {protocol.get('C_grid')} by CV on train; "
-        f"mean ± std over {protocol.get('seeds')} seed(s)"
-        if protocol
-        else ""
-    )
-    return [
-        Table(
-            "latent classification (SVM test accuracy)",
-            ["input", *CLASSIFIER_NAMES.values()],
-            rows,
-            note,
-        )
-    ]
-
-
-def retrieval_table(metrics: Mapping) -> list[Table]:
-    """Image → voxel retrieval top-k."""
-    section = metrics.get("retrieval", {}).get("image_to_voxel")
-    if not isinstance(section, Mapping):
-        return []
-    keys = sorted((k for k in section if k.startswith("top")), key=lambda k: int(k[3:]))
-    rows = [[f"top-{k[3:]}", _percent(section[k])] for k in keys]
-    gallery, distance = section.get("gallery_size", "?"), section.get("distance", "?")
-    note = f"gallery: {gallery} voxel latents of the split; distance: {distance}"
-    return [
-        Table(
-            "retrieval: image latent → voxel latent of the same shape",
-            ["k", "accuracy"],
-            rows,
-            note,
-        )
-    ]
-
-
 def metrics_tables(metrics: Mapping) -> list[Table]:
-    """Every metrics table the report shows, in order."""
-    return [
-        *reconstruction_tables(metrics),
-        *classification_table(metrics),
-        *retrieval_table(metrics),
-    ]
+    """Every metrics table the report shows: each registered section's, in order."""
+    from switchvae.evaluate.sections import metric_sections
+
+    tables = []
+    for metric in metric_sections():
+        section = metrics.get(metric.key)
+        if isinstance(section, Mapping):
+            tables.extend(metric.tables(section))
+    return tables
 
 
 def training_progress(checkpoint: Mapping, records: Sequence[Mapping]) -> str:

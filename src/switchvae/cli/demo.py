@@ -11,20 +11,12 @@ from switchvae.cli.args import default_workers, positive_int
 def demo_rows(result) -> list[tuple[str, float | None, float | None]]:
     """(label, trained value, untrained value) rows of the demo's summary."""
     from switchvae.evaluate.metrics import flatten_metrics
+    from switchvae.evaluate.sections import metric_sections
 
     trained = flatten_metrics(result.metrics)
     untrained = flatten_metrics(result.untrained_metrics)
-    keys = [
-        ("IoU from voxels", "reconstruction.voxel.mean_iou"),
-        ("IoU from images", "reconstruction.image.mean_iou"),
-        ("linear SVM, voxel latents", "classification.voxel.linear_svm.accuracy"),
-        ("linear SVM, image latents", "classification.image.linear_svm.accuracy"),
-        ("RBF SVM, voxel latents", "classification.voxel.rbf_svm.accuracy"),
-        ("RBF SVM, image latents", "classification.image.rbf_svm.accuracy"),
-        ("retrieval image->voxel top-1", "retrieval.image_to_voxel.top1"),
-        ("retrieval image->voxel top-5", "retrieval.image_to_voxel.top5"),
-    ]
-    return [(label, trained.get(key), untrained.get(key)) for label, key in keys]
+    rows = [row for metric in metric_sections() for row in metric.demo]
+    return [(label, trained.get(key), untrained.get(key)) for label, key in rows]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -1,18 +1,11 @@
 """Evaluate one training run end to end and write ``RUN/metrics.json`` (DESIGN §4, §7).
 
-Keys (dotted paths into the nested JSON): ``reconstruction.threshold`` (0.5);
-``reconstruction.{voxel,image}.{mean_iou,pooled_iou,per_class}`` (image: from the first
-``num_views`` views, the run's ``data.num_views`` else all stored);
-``reconstruction.image.views.{1,4,all}.{mean_iou,pooled_iou,num_views}`` (a count above the
-stored views is left out); ``classification.{voxel,image}.{linear_svm,rbf_svm}.{accuracy,
-std,accuracies,C,cv_accuracy,folds}`` and ``classification.protocol``;
-``retrieval.image_to_voxel.{top1,top5,...}``; ``latents.{voxel,image}.mean_dim_std`` (the
-spread of the scored split's z_mean: mean over dimensions of the std over shapes; near 0
-means collapsed latents); ``config``, ``data``, ``package_version``,
-``split``, ``num_test_shapes`` (the scored split's size), ``num_train_shapes``,
-``precision``, ``timing``. A one-branch mode (``voxel_only``, ``image_only``) fills only its
-branch's keys and has no ``retrieval``. Only the train split decides anything (SVM C,
-standardization); the scored split is used once, for scoring.
+Keys: ``config``, ``data``, ``package_version``, ``split``, ``num_test_shapes`` (the scored
+split's size), ``num_train_shapes``, ``precision``, ``timing``, and one section per metric
+of :mod:`switchvae.evaluate.sections` (``reconstruction``, ``latents``, ``classification``,
+``retrieval``; each module documents its keys). A one-branch mode (``voxel_only``,
+``image_only``) fills only its branch's keys and has no ``retrieval``. Only the train split
+decides anything (SVM C, standardization); the scored split is used once, for scoring.
 """
 
 from __future__ import annotations
@@ -36,23 +29,16 @@ from switchvae.data.store.prepared import (
 )
 from switchvae.errors import ConfigError, DataError
 from switchvae.evaluate.classify import (
-    C_GRID,
-    CLASSIFIERS,
     DEFAULT_SEEDS,
-    MAX_FOLDS,
-    classification_section,
 )
 from switchvae.evaluate.embed import (
-    ALL_VIEWS,
     DEFAULT_WORKERS,
-    RECON_VIEW_COUNTS,
     Embeddings,
     embed_split,
     has_image_branch,
     use_fast_layout,
 )
-from switchvae.evaluate.iou import RECON_THRESHOLD, summarize_iou
-from switchvae.evaluate.retrieval import TOP_K, image_to_voxel_retrieval
+from switchvae.evaluate.sections import Scored, headline_keys, metric_sections
 from switchvae.model.switchvae import SwitchVAE
 from switchvae.run import Run, check_compatible
 from switchvae.train.precision import inference_precision
@@ -60,22 +46,6 @@ from switchvae.train.precision import inference_precision
 log = logging.getLogger(__name__)
 
 TRAIN_SPLIT = "train"
-HEADLINE_KEYS = (
-    *(f"reconstruction.{branch}.mean_iou" for branch in ("voxel", "image")),
-    *(f"reconstruction.image.views.{n}.mean_iou" for n in RECON_VIEW_COUNTS),
-    *(f"classification.{b}.{k}.accuracy" for b in ("voxel", "image") for k in CLASSIFIERS),
-    *(f"retrieval.image_to_voxel.top{k}" for k in TOP_K),
-    *(f"latents.{branch}.mean_dim_std" for branch in ("voxel", "image")),
-)
-
-
-def latent_spread(test: Embeddings) -> dict[str, dict[str, float]]:
-    """``{branch: {"mean_dim_std": ...}}``: how spread the z_mean of each branch are."""
-    return {
-        branch: {"mean_dim_std": float(np.asarray(z, np.float64).std(axis=0).mean())}
-        for branch, z in (("voxel", test.z_voxel), ("image", test.z_image))
-        if z is not None
-    }
 
 
 def run_view_count(config: dict | None, stored: int) -> int:
@@ -100,37 +70,6 @@ def data_summary(manifest: Manifest, data_dir: Path) -> dict:
         "image_size": manifest.image_size,
         "channels": manifest.channels,
     }
-
-
-def _reconstruction(test: Embeddings, classes: list[str]) -> dict:
-    section: dict[str, Any] = {"threshold": RECON_THRESHOLD}
-    if test.voxel_overlap is not None:
-        section["voxel"] = summarize_iou(test.voxel_overlap, test.labels, classes)
-    if test.num_views is not None:
-        image = summarize_iou(test.image_overlap[test.num_views], test.labels, classes)
-        views = {}
-        for name in RECON_VIEW_COUNTS:
-            count = test.stored_views if name == ALL_VIEWS else int(name)
-            if count in test.image_overlap:
-                summary = summarize_iou(test.image_overlap[count], test.labels, classes)
-                summary.pop("per_class")
-                views[str(name)] = {**summary, "num_views": count}
-        section["image"] = {**image, "num_views": test.num_views, "views": views}
-    return section
-
-
-def _classification(train: Embeddings | None, test: Embeddings, seeds: int, jobs: int) -> dict:
-    protocol = {"C_grid": list(C_GRID), "max_folds": MAX_FOLDS, "seeds": seeds, "fit_on": "train"}
-    if train is None or len(np.unique(train.labels)) < 2:
-        return {"skipped": "the train split has fewer than 2 classes", "protocol": protocol}
-    section: dict[str, Any] = {"protocol": protocol}
-    for branch in ("voxel", "image"):
-        z_train, z_test = getattr(train, f"z_{branch}"), getattr(test, f"z_{branch}")
-        if z_train is not None and z_test is not None:
-            section[branch] = classification_section(
-                z_train, train.labels, z_test, test.labels, seeds, jobs
-            )
-    return section
 
 
 def _open_split(data_dir: Path, split: str, num_views: int | None) -> PreparedDataset | None:
@@ -168,20 +107,17 @@ def _embed_splits(
     return test, train
 
 
-def _scores(
-    train: Embeddings | None, test: Embeddings, seeds: int, jobs: int, timing: dict
-) -> dict:
-    """The classification and (two-branch modes) retrieval sections."""
-    tick = time.perf_counter()
-    scores = {"classification": _classification(train, test, seeds, jobs)}
-    timing["classification_s"] = time.perf_counter() - tick
-    if test.z_voxel is not None and test.z_image is not None:
+def _sections(scored: Scored, timing: dict) -> dict[str, Any]:
+    """Every registered metric section, in order (timing the ones marked ``timed``)."""
+    sections = {}
+    for metric in metric_sections():
         tick = time.perf_counter()
-        reference = None if train is None else train.z_voxel
-        retrieval = image_to_voxel_retrieval(test.z_image, test.z_voxel, reference)
-        scores["retrieval"] = {"image_to_voxel": retrieval}
-        timing["retrieval_s"] = time.perf_counter() - tick
-    return scores
+        section = metric.compute(scored)
+        if section is not None:
+            sections[metric.key] = section
+            if metric.timed:
+                timing[f"{metric.key}_s"] = time.perf_counter() - tick
+    return sections
 
 
 def evaluate_run(
@@ -233,6 +169,7 @@ def evaluate_run(
     test, train = _embed_splits(
         model, data_dir, split, main_views, {**options, "progress": progress}, timing
     )
+    scored = Scored(test, train, list(manifest.classes), seeds, max(1, num_workers))
     metrics: dict[str, Any] = {
         "package_version": __version__,
         "split": split,
@@ -241,9 +178,7 @@ def evaluate_run(
         "precision": choice.short,
         "config": config if config is not None else {"model": asdict(model.config)},
         "data": data_summary(manifest, data_dir),
-        "reconstruction": _reconstruction(test, list(manifest.classes)),
-        "latents": latent_spread(test),
-        **_scores(train, test, seeds, max(1, num_workers), timing),
+        **_sections(scored, timing),
     }
     metrics["timing"] = {**timing, "total_s": time.perf_counter() - start}
     if write:
@@ -263,15 +198,16 @@ def flatten_metrics(metrics: dict, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def summarize_runs(runs: list[dict], keys: tuple[str, ...] = HEADLINE_KEYS) -> dict[str, dict]:
-    """Mean and sample std over runs of each headline key present in at least one run.
+def summarize_runs(runs: list[dict], keys: tuple[str, ...] | None = None) -> dict[str, dict]:
+    """Mean and sample std over runs of each key (default: every section's headline keys)
+    present in at least one run.
 
     Returns:
         ``{key: {"mean", "std", "runs"}}`` (std 0 for a single run).
     """
     flat = [flatten_metrics(run) for run in runs]
     summary = {}
-    for key in keys:
+    for key in headline_keys() if keys is None else keys:
         values = [f[key] for f in flat if isinstance(f.get(key), (int, float))]
         if values:
             std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
