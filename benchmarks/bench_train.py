@@ -53,12 +53,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from switchvae.config import Config, load_config
 from switchvae.model.resnet import ResNet18
-from switchvae.train.engine import FieldsOutput, StepContext, forward_losses, train_step
+from switchvae.train.engine import FieldsOutput, Trainer, forward_losses, train_step
 from switchvae.train.precision import BF16, resolve_precision
 from switchvae.train.setup import build_model, build_optimizer, make_fabric, switch_generator
 
 VOXEL_OCCUPANCY = 0.1  # about the synthetic shapes' fill fraction; speed does not depend on it
-KL_EPOCH = 1.0  # any fractional epoch: the KL weight does not change the work done
+KL_EPOCH = 1  # any epoch: the KL weight does not change the work done
 PEAK_CHANNELS, PEAK_SIZE, PEAK_BATCH = 256, 64, 4  # the conv-peak probe: 19 GFLOP a call
 CNN_REPEATS = 10  # timed rounds for the CNN-alone and conv-peak measurements
 MEMORY_STEPS = 3  # steps run by each memory subprocess (the first allocates AdamW state)
@@ -106,7 +106,7 @@ def bench_config(args: argparse.Namespace, variant: Variant) -> Config:
     )
 
 
-def build_step(args: argparse.Namespace, variant: Variant) -> StepContext:
+def build_step(args: argparse.Namespace, variant: Variant) -> Trainer:
     """Fabric, model, optimizer and a constant schedule, set up as ``fit`` sets them up."""
     config = bench_config(args, variant)
     fabric = make_fabric(config)
@@ -123,7 +123,7 @@ def build_step(args: argparse.Namespace, variant: Variant) -> StepContext:
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     model, optimizer = fabric.setup(FieldsOutput(network), optimizer)
     generator = switch_generator(config.train.seed)
-    return StepContext(fabric, model, optimizer, scheduler, generator, config.loss)
+    return Trainer(fabric, model, optimizer, scheduler, generator, config.loss, epoch=KL_EPOCH)
 
 
 def random_batch(args: argparse.Namespace, seed: int = 0) -> dict[str, Tensor]:
@@ -171,12 +171,12 @@ def print_table(headers: list[str], rows: list[list[str]]) -> None:
     print()
 
 
-def step_fn(ctx: StepContext, batch: dict[str, Tensor]) -> Callable[[], object]:
+def step_fn(ctx: Trainer, batch: dict[str, Tensor]) -> Callable[[], object]:
     """One full training step of ``ctx`` on ``batch``."""
-    return lambda: train_step(ctx, batch, 0, KL_EPOCH)
+    return lambda: train_step(ctx, batch)
 
 
-def forward_backward(ctx: StepContext, batch: dict[str, Tensor]) -> None:
+def forward_backward(ctx: Trainer, batch: dict[str, Tensor]) -> None:
     """Forward, losses and backward of a step (no optimizer step); gradients cleared."""
     losses = forward_losses(ctx.model, batch, ctx.generator, ctx.loss, KL_EPOCH)
     ctx.fabric.backward(losses.total)
@@ -184,7 +184,7 @@ def forward_backward(ctx: StepContext, batch: dict[str, Tensor]) -> None:
 
 
 def bench_steps(
-    args: argparse.Namespace, ctxs: dict[str, StepContext], batch: dict[str, Tensor]
+    args: argparse.Namespace, ctxs: dict[str, Trainer], batch: dict[str, Tensor]
 ) -> dict[str, list[float]]:
     """Time the full step of every variant; print the table; return the seconds.
 
@@ -288,7 +288,7 @@ def rate_row(label: str, flops: int, times: list[float], peak: tuple[float, floa
 
 
 def report_flops(
-    args: argparse.Namespace, ctx: StepContext, batch: dict, step_times: dict[str, list[float]]
+    args: argparse.Namespace, ctx: Trainer, batch: dict, step_times: dict[str, list[float]]
 ) -> None:
     """Print FLOP counts, achieved rates and utilisation against the measured conv peak."""
     peak = conv_peak(args)
@@ -363,7 +363,7 @@ def adamw_kind(group: dict) -> str:
     return "per-tensor loop (fused/foreach unset: PyTorch's default for CPU tensors)"
 
 
-def audit(ctxs: dict[str, StepContext], batch: dict[str, Tensor]) -> None:
+def audit(ctxs: dict[str, Trainer], batch: dict[str, Tensor]) -> None:
     """Print which dtype and layout the convolutions of one forward + backward receive."""
     print("== convolutions seen in one forward+backward (count by dim, direction, dtype, layout)")
     rows = []
@@ -379,7 +379,7 @@ def audit(ctxs: dict[str, StepContext], batch: dict[str, Tensor]) -> None:
           f"cpu capability {torch.backends.cpu.get_cpu_capability()}\n")  # fmt: skip
 
 
-def saved_bytes(ctx: StepContext, batch: dict[str, Tensor]) -> tuple[int, int]:
+def saved_bytes(ctx: Trainer, batch: dict[str, Tensor]) -> tuple[int, int]:
     """Bytes autograd keeps for backward in one step: (all but parameters, parameters)."""
     params = {p.untyped_storage().data_ptr() for p in ctx.model.parameters()}
     storages: dict[int, int] = {}
@@ -416,7 +416,7 @@ def memory_child(args: argparse.Namespace) -> None:
     batch = random_batch(args)
     before = proc_status_bytes("VmRSS")
     for _ in range(MEMORY_STEPS):
-        train_step(ctx, batch, 0, KL_EPOCH)
+        train_step(ctx, batch)
     peak = proc_status_bytes("VmHWM")
     print(json.dumps({"before": before, "peak": peak}))
 
@@ -458,14 +458,14 @@ def report_memory(args: argparse.Namespace, ctxs: dict, batch: dict) -> None:
     print(f"this process (all variants + probes): peak RSS {peak / MIB:.0f} MiB\n")
 
 
-def profile(ctx: StepContext, batch: dict[str, Tensor]) -> None:
+def profile(ctx: Trainer, batch: dict[str, Tensor]) -> None:
     """Print the operators taking the most time in two optimized steps."""
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(2):
-            train_step(ctx, batch, 0, KL_EPOCH)
+            train_step(ctx, batch)
     print("== top operators of two optimized steps (self CPU time)")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=PROFILE_ROWS))
 

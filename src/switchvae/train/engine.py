@@ -1,9 +1,11 @@
 """The training step and the one-epoch loop (MAE's ``engine_pretrain.py`` role).
 
-The step is the method's logic in plain PyTorch: forward with an explicit generator (switch
-draw and reparameterization noise), the losses with this epoch's KL weight, a finiteness
-check, ``fabric.backward``, optimizer and scheduler steps. Device placement, precision and
-gradient averaging across processes are Fabric's.
+:func:`train_step` is the method's training logic read top to bottom in plain PyTorch:
+forward (both encoders, the switch draw, the decoder) with an explicit generator, the losses
+with this epoch's KL weight, a finiteness check, ``fabric.backward``, optimizer and
+scheduler steps. Device placement, precision and gradient averaging across processes are
+Fabric's. :class:`Trainer` is the one state holder: the objects a step touches and where
+the loop stands.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def forward_losses(
     loss: LossConfig,
     kl_weight: float,
 ) -> LossBreakdown:
-    """Forward one batch and compute its losses (no backward).
+    """Forward one batch and compute its losses (no backward), as :func:`train_step` does.
 
     Args:
         model: SwitchVAE, or :class:`FieldsOutput` around it (possibly wrapped by Fabric).
@@ -93,8 +95,19 @@ def check_finite(losses: LossBreakdown, step: int, fabric: Any) -> None:
 
 
 @dataclass
-class StepContext:
-    """What the step needs besides the batch: Fabric, model, optimizer, schedule, settings."""
+class Trainer:
+    """What a step touches, and where the loop stands.
+
+    Attributes:
+        fabric: Lightning Fabric (devices, precision, processes).
+        model: :class:`FieldsOutput` around the SwitchVAE, set up by Fabric.
+        optimizer, scheduler: set up by Fabric; the scheduler steps once per optimizer step.
+        generator: the switch draws and the reparameterization noise (same on every process).
+        loss: loss settings; grad_clip_norm: 0 disables clipping.
+        steps_per_epoch: batches per epoch (global).
+        step, epoch, batch_in_epoch: optimizer steps done overall and in ``epoch``.
+        last: the last step's losses; sums, count: running loss sums since the last log.
+    """
 
     fabric: Any
     model: nn.Module
@@ -103,54 +116,18 @@ class StepContext:
     generator: torch.Generator
     loss: LossConfig
     grad_clip_norm: float = 0.0
-
-
-def train_step(
-    ctx: StepContext, batch: dict[str, Tensor], step: int, epoch: float
-) -> LossBreakdown:
-    """One optimizer step on one batch.
-
-    Args:
-        ctx: the training objects.
-        batch: ``voxels`` (B, 1, D, D, D), ``views`` (B, V, C, H, W) on the right device.
-        step: optimizer steps done before this one (for error messages).
-        epoch: fractional epoch (epoch + batch / batches per epoch) for the KL weight.
-    Raises:
-        NonFiniteLossError: before any weight is touched, so the state stays good.
-    """
-    ctx.model.train()
-    kl_weight = kl_weight_at(ctx.loss, epoch)
-    losses = forward_losses(ctx.model, batch, ctx.generator, ctx.loss, kl_weight)
-    check_finite(losses, step, ctx.fabric)
-    ctx.optimizer.zero_grad(set_to_none=True)
-    ctx.fabric.backward(losses.total)
-    if ctx.grad_clip_norm > 0:
-        ctx.fabric.clip_gradients(ctx.model, ctx.optimizer, max_norm=ctx.grad_clip_norm)
-    ctx.optimizer.step()
-    ctx.scheduler.step()
-    return losses
-
-
-@dataclass
-class EpochState:
-    """Where the loop stands: steps done overall and in this epoch; running loss sums."""
-
-    step: int
-    epoch: int
-    batch_in_epoch: int
-    steps_per_epoch: int
+    steps_per_epoch: int = 1
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    last: dict[str, float] = field(default_factory=dict)
     sums: dict[str, float] = field(default_factory=lambda: dict.fromkeys(LOSS_TERMS, 0.0))
     count: int = 0
-    last: dict[str, float] = field(default_factory=dict)
 
-    def advance(self, losses: dict[str, float]) -> None:
-        """Count one finished step and add its losses to the running sums."""
-        self.step += 1
-        self.batch_in_epoch += 1
-        self.count += 1
-        self.last = losses
-        for term, value in losses.items():
-            self.sums[term] += value
+    @property
+    def fractional_epoch(self) -> float:
+        """epoch + batch / batches per epoch (drives the KL weight)."""
+        return self.epoch + self.batch_in_epoch / self.steps_per_epoch
 
     def take_means(self) -> dict[str, float]:
         """Mean of each loss term since the last call; resets the sums."""
@@ -159,50 +136,71 @@ class EpochState:
         return means
 
 
-@dataclass
-class LoopHooks:
-    """Callbacks of :func:`train_one_epoch`: logging every N steps, checkpoint every M."""
+def train_step(t: Trainer, batch: dict[str, Tensor]) -> LossBreakdown:
+    """One optimizer step on one batch (does not move ``t.step``; the loop does).
 
-    log: Callable[[EpochState, dict[str, float]], None]
-    checkpoint: Callable[[EpochState], None]
-    log_every: int
-    checkpoint_every: int
-    max_steps: int | None = None
-
-
-def _log_record(state: EpochState, lr: float, samples: int, seconds: float) -> dict[str, float]:
-    record = {"step": state.step, "epoch": state.epoch, "lr": lr}
-    record.update({f"loss/{k}": v for k, v in state.take_means().items()})
-    record["samples_per_s"] = samples / max(seconds, 1e-9)
-    return record
+    Args:
+        batch: ``voxels`` (B, 1, D, D, D) in {0, 1}, ``views`` (B, V, C, H, W) in [0, 1],
+            on the right device.
+    Raises:
+        NonFiniteLossError: before any weight is touched, so the state stays good.
+    """
+    t.model.train()
+    kl_weight = kl_weight_at(t.loss, t.fractional_epoch)
+    # Forward: z_voxel and z_image (B, K) from both encoders, the switch picks per batch (or
+    # per sample) which one the decoder sees, logits (B, 1, D, D, D). A dict through Fabric.
+    output = SwitchOutput(**t.model(batch["voxels"], batch["views"], generator=t.generator))
+    # reconstruction + kl_weight · KL(chosen branch) + align_weight · alignment
+    losses = compute_losses(output, batch["voxels"], t.loss, kl_weight)
+    check_finite(losses, t.step, t.fabric)
+    t.optimizer.zero_grad(set_to_none=True)
+    t.fabric.backward(losses.total)  # averages gradients across processes
+    if t.grad_clip_norm > 0:
+        t.fabric.clip_gradients(t.model, t.optimizer, max_norm=t.grad_clip_norm)
+    t.optimizer.step()
+    t.scheduler.step()
+    return losses
 
 
 def train_one_epoch(
-    ctx: StepContext, batches: Iterable[dict[str, Tensor]], state: EpochState,
-    hooks: LoopHooks, progress: bool = True,
-) -> EpochState:  # fmt: skip
-    """Run the remaining batches of ``state.epoch`` (at most up to ``hooks.max_steps``
-    steps overall); log every ``hooks.log_every`` and checkpoint every
-    ``hooks.checkpoint_every`` steps."""
-    todo = state.steps_per_epoch - state.batch_in_epoch
-    if hooks.max_steps is not None:
-        todo = max(0, min(todo, hooks.max_steps - state.step))
-    show = progress and ctx.fabric.is_global_zero
-    bar = tqdm(total=todo, desc=f"epoch {state.epoch + 1}", disable=not show, leave=False)
+    t: Trainer,
+    batches: Iterable[dict[str, Tensor]],
+    every: tuple[int, int],
+    log: Callable[[dict[str, float]], None],
+    checkpoint: Callable[[], None],
+    max_steps: int | None = None,
+    progress: bool = True,
+) -> None:
+    """Run the remaining batches of ``t.epoch`` (at most up to ``max_steps`` steps overall);
+    ``log`` a record every ``every[0]`` steps and ``checkpoint`` every ``every[1]`` steps."""
+    log_every, checkpoint_every = every
+    todo = t.steps_per_epoch - t.batch_in_epoch
+    if max_steps is not None:
+        todo = max(0, min(todo, max_steps - t.step))
+    show = progress and t.fabric.is_global_zero
+    bar = tqdm(total=todo, desc=f"epoch {t.epoch + 1}", disable=not show, leave=False)
     started, samples = time.perf_counter(), 0
     for batch in itertools.islice(batches, todo):
-        lr = ctx.optimizer.param_groups[0]["lr"]  # the lr this step uses
-        epoch = state.epoch + state.batch_in_epoch / state.steps_per_epoch
-        losses = train_step(ctx, batch, state.step, epoch).as_dict()
-        state.advance(losses)
-        samples += batch["voxels"].shape[0] * ctx.fabric.world_size
+        lr = t.optimizer.param_groups[0]["lr"]  # the lr this step uses
+        losses = train_step(t, batch).as_dict()
+        t.step, t.batch_in_epoch, t.count, t.last = (
+            t.step + 1,
+            t.batch_in_epoch + 1,
+            t.count + 1,
+            losses,
+        )
+        for term, value in losses.items():
+            t.sums[term] += value
+        samples += batch["voxels"].shape[0] * t.fabric.world_size
         seconds = time.perf_counter() - started
         bar.set_postfix(loss=f"{losses['total']:.1f}", samples_s=f"{samples / seconds:.1f}")
         bar.update(1)
-        if state.step % hooks.log_every == 0:
-            hooks.log(state, _log_record(state, lr, samples, seconds))
+        if t.step % log_every == 0:
+            record = {"step": t.step, "epoch": t.epoch, "lr": lr}
+            record.update({f"loss/{k}": v for k, v in t.take_means().items()})
+            record["samples_per_s"] = samples / max(seconds, 1e-9)
+            log(record)
             started, samples = time.perf_counter(), 0
-        if state.step % hooks.checkpoint_every == 0:
-            hooks.checkpoint(state)
+        if t.step % checkpoint_every == 0:
+            checkpoint()
     bar.close()
-    return state

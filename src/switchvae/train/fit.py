@@ -20,14 +20,7 @@ from switchvae.locks import hold_lock
 from switchvae.model.switchvae import SwitchVAE
 from switchvae.run import Run
 from switchvae.train import checkpoint as ckpt
-from switchvae.train.engine import (
-    EpochState,
-    FieldsOutput,
-    LoopHooks,
-    StepContext,
-    kl_weight_at,
-    train_one_epoch,
-)
+from switchvae.train.engine import FieldsOutput, Trainer, kl_weight_at, train_one_epoch
 from switchvae.train.loader import EpochSampler, epoch_generator, eval_loader, train_loader
 from switchvae.train.rundir import check_run_dir
 from switchvae.train.runlog import RunLogger
@@ -61,12 +54,12 @@ class FitResult:
 
 @dataclass
 class _Run:
-    """Everything the epoch loop touches."""
+    """Everything the epoch loop touches besides the :class:`Trainer`."""
 
     fabric: Any
     config: Config
     run_dir: Path
-    ctx: StepContext
+    trainer: Trainer
     network: SwitchVAE
     sampler: EpochSampler
     loader: Any
@@ -76,7 +69,7 @@ class _Run:
     val_step: int = -1  # the step whose weights val_metrics describe
 
 
-def _setup(fabric: Any, config: Config, datasets: Datasets) -> tuple[_Run, EpochState]:
+def _setup(fabric: Any, config: Config, datasets: Datasets) -> _Run:
     rank, world = fabric.global_rank, fabric.world_size
     sampler = EpochSampler(
         len(datasets.train), config.data.batch_size, config.train.seed, rank, world
@@ -110,28 +103,28 @@ def _setup(fabric: Any, config: Config, datasets: Datasets) -> tuple[_Run, Epoch
         )
         val_loader = fabric.setup_dataloaders(val, use_distributed_sampler=False)
     generator = switch_generator(config.train.seed)
-    ctx = StepContext(
-        fabric, model, optimizer, scheduler, generator, config.loss, config.optim.grad_clip_norm
-    )
-    run = _Run(fabric, config, Path(), ctx, network, sampler, loader, val_loader)
-    return run, EpochState(step=0, epoch=0, batch_in_epoch=0, steps_per_epoch=per_epoch)
+    trainer = Trainer(
+        fabric, model, optimizer, scheduler, generator, config.loss, config.optim.grad_clip_norm,
+        steps_per_epoch=per_epoch,
+    )  # fmt: skip
+    return _Run(fabric, config, Path(), trainer, network, sampler, loader, val_loader)
 
 
-def _data_order(run: _Run, state: EpochState) -> torch.Generator:
-    """The data-order generator at the start of ``state.epoch``."""
-    return epoch_generator(run.config.train.seed, state.epoch)
+def _data_order(run: _Run) -> torch.Generator:
+    """The data-order generator at the start of the trainer's epoch."""
+    return epoch_generator(run.config.train.seed, run.trainer.epoch)
 
 
-def _checkpoint_payload(run: _Run, state: EpochState) -> dict[str, Any]:
-    ctx = run.ctx
+def _checkpoint_payload(run: _Run) -> dict[str, Any]:
+    state = run.trainer
     return {
         **ckpt.checkpoint_header(),
         "model_config": asdict(run.config.model),
         "model": run.network,
         "config": config_to_dict(run.config),
-        "optimizer": ctx.optimizer,
-        "scheduler": ctx.scheduler,
-        "rng": ckpt.capture_rng_states(ctx.generator, _data_order(run, state)),
+        "optimizer": state.optimizer,
+        "scheduler": state.scheduler,
+        "rng": ckpt.capture_rng_states(state.generator, _data_order(run)),
         "step": state.step,
         "epoch": state.epoch,
         "batch_in_epoch": state.batch_in_epoch,
@@ -141,46 +134,46 @@ def _checkpoint_payload(run: _Run, state: EpochState) -> dict[str, Any]:
     }
 
 
-def _save(run: _Run, state: EpochState) -> Path:
+def _save(run: _Run) -> Path:
     path = Run(run.run_dir).last_checkpoint
-    ckpt.save_atomically(run.fabric, path, _checkpoint_payload(run, state))
+    ckpt.save_atomically(run.fabric, path, _checkpoint_payload(run))
     if run.config.train.keep_step_checkpoints and run.fabric.is_global_zero:
-        ckpt.copy_atomically(path, Run(run.run_dir).step_checkpoint(state.step))
+        ckpt.copy_atomically(path, Run(run.run_dir).step_checkpoint(run.trainer.step))
     return path
 
 
-def _resume(run: _Run, state: EpochState, config: Config) -> None:
+def _resume(run: _Run, config: Config) -> None:
     path = Run(run.run_dir).last_checkpoint
     if not path.is_file():
         log.info("no checkpoint in %s yet; starting from step 0", run.run_dir)
         return
     saved = ckpt.read_checkpoint(path)
     ckpt.check_resumable(saved["config"], config, path)
-    ctx = run.ctx
-    objects = {"model": run.network, "optimizer": ctx.optimizer, "scheduler": ctx.scheduler}
+    state = run.trainer
+    objects = {"model": run.network, "optimizer": state.optimizer, "scheduler": state.scheduler}
     run.fabric.load(path, objects, strict=False, weights_only=True)
     state.step, state.epoch = int(saved["step"]), int(saved["epoch"])
-    ckpt.restore_rng_states(saved["rng"], ctx.generator, _data_order(run, state))
+    ckpt.restore_rng_states(saved["rng"], state.generator, _data_order(run))
     state.batch_in_epoch, state.last = int(saved["batch_in_epoch"]), dict(saved["losses"])
     run.val_metrics, run.val_step = dict(saved["val_metrics"]), int(saved["val_step"])
     log.info("resumed %s at step %d (epoch %d)", path, state.step, state.epoch + 1)
 
 
-def _log_train(run: _Run, state: EpochState, record: dict[str, float]) -> None:
+def _log_train(run: _Run, record: dict[str, float]) -> None:
     fabric = run.fabric
     if fabric.world_size > 1:
         keys = [k for k in record if k.startswith("loss/")]
         values = torch.tensor([record[k] for k in keys], dtype=torch.float64)
         values = fabric.all_reduce(values.to(fabric.device), reduce_op="mean").cpu()
         record.update(zip(keys, values.tolist(), strict=True))
-    epoch = state.epoch + state.batch_in_epoch / state.steps_per_epoch
-    record["kl_weight"] = kl_weight_at(run.config.loss, epoch)
+    record["kl_weight"] = kl_weight_at(run.config.loss, run.trainer.fractional_epoch)
     run.logger.write(record)
 
 
-def _validate(run: _Run, state: EpochState) -> None:
+def _validate(run: _Run) -> None:
     if run.val_loader is None:
         return
+    state = run.trainer
     kl_weight = kl_weight_at(run.config.loss, state.epoch)
     run.val_metrics = validate(run.fabric, run.network, run.val_loader, run.config.loss, kl_weight)
     run.val_step = state.step
@@ -188,31 +181,28 @@ def _validate(run: _Run, state: EpochState) -> None:
     log.info("epoch %d validation: %s", state.epoch + 1, run.val_metrics)
 
 
-def _finished(config: Config, state: EpochState) -> bool:
+def _finished(config: Config, state: Trainer) -> bool:
     max_steps = config.train.max_steps
     return state.epoch >= config.train.epochs or (max_steps is not None and state.step >= max_steps)
 
 
-def _loop(run: _Run, state: EpochState, progress: bool) -> None:
-    train = run.config.train
-    hooks = LoopHooks(
-        log=lambda s, record: _log_train(run, s, record),
-        checkpoint=lambda s: _save(run, s),
-        log_every=train.log_every_steps,
-        checkpoint_every=train.checkpoint_every_steps,
-        max_steps=train.max_steps,
-    )
+def _loop(run: _Run, progress: bool) -> None:
+    train, state = run.config.train, run.trainer
+    every = (train.log_every_steps, train.checkpoint_every_steps)
     while not _finished(run.config, state):
         run.sampler.epoch, run.sampler.start_batch = state.epoch, state.batch_in_epoch
-        train_one_epoch(run.ctx, run.loader, state, hooks, progress)
+        train_one_epoch(
+            state, run.loader, every, lambda record: _log_train(run, record),
+            lambda: _save(run), train.max_steps, progress,
+        )  # fmt: skip
         if state.batch_in_epoch < state.steps_per_epoch:
             break  # max_steps reached inside the epoch
         last_epoch = state.epoch + 1 == train.epochs
         if (state.epoch + 1) % train.val_every_epochs == 0 or last_epoch:
-            _validate(run, state)
+            _validate(run)
         state.epoch, state.batch_in_epoch = state.epoch + 1, 0
     if run.val_step != state.step:
-        _validate(run, state)
+        _validate(run)
 
 
 def fit(
@@ -248,14 +238,14 @@ def fit(
     )
     fabric = make_fabric(config, precision.precision)
     fabric.launch()
-    run, state = _setup(fabric, config, datasets)
-    run.run_dir = run_dir
+    run = _setup(fabric, config, datasets)
+    run.run_dir, state = run_dir, run.trainer
     with ExitStack() as held:
         if fabric.is_global_zero:  # one writer per run directory
             run_dir.mkdir(parents=True, exist_ok=True)
             held.enter_context(hold_lock(run_dir, "fit"))
         if resume:
-            _resume(run, state, config)
+            _resume(run, config)
         if fabric.is_global_zero:  # run.json first: it marks the folder as a run
             paths.write_info(data_dir, precision)
             paths.config_file.write_text(config_to_yaml(config))
@@ -263,10 +253,10 @@ def fit(
         run.logger.write({"step": state.step, "precision": precision.precision})
         start_step = state.step
         try:
-            _loop(run, state, progress)
+            _loop(run, progress)
             # a resumed run that was already finished is left exactly as it was
             finished_before = resume and state.step == start_step
-            path = paths.last_checkpoint if finished_before else _save(run, state)
+            path = paths.last_checkpoint if finished_before else _save(run)
             model_file = paths.model_file  # weights + model config only, to share
             if fabric.is_global_zero and not (finished_before and model_file.is_file()):
                 ckpt.write_model_file(path, model_file)
