@@ -350,6 +350,16 @@ def test_bad_checkpoint_is_a_config_error(tmp_path) -> None:
 # ---------------------------------------------------------------- configuration
 
 
+@pytest.mark.parametrize("shift", [0.0, -6.0])
+def test_logvar_init_sets_where_both_posteriors_start(shift: float) -> None:
+    model = SwitchVAE(small_config(logvar_init=shift)).train()
+    voxels, views = make_batch(batch=4)
+    for encoder, inputs in ((model.voxel_encoder, voxels), (model.image_encoder, views)):
+        _, logvar = encoder(inputs)
+        # BatchNorm in training mode: per dimension, the batch mean of log σ² is the shift.
+        torch.testing.assert_close(logvar.mean(0), torch.full((LATENT,), shift), atol=1e-4, rtol=0)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -360,6 +370,8 @@ def test_bad_checkpoint_is_a_config_error(tmp_path) -> None:
         ("voxel_resolution", 30),
         ("latent_dim", 0),
         ("per_sample", "yes"),
+        ("logvar_init", "low"),
+        ("logvar_init", -50.0),
     ],
 )
 def test_model_config_rejects_bad_values(field: str, value: object) -> None:

@@ -49,6 +49,9 @@ class ModelConfig:
         weighted_add_voxel: voxel weight w in ``weighted_add``: w·voxel + (1 - w)·image.
         imagenet_weights: optional local file with ResNet-18 ImageNet weights in torchvision's
             ``resnet18`` state_dict layout; None trains the image CNN from scratch.
+        logvar_init: starting shift of both encoders' log-variance heads (the bias of their
+            closing BatchNorm). Public code: 0, so every posterior starts with σ ≈ 1 against
+            means of unit spread; -6 starts σ near 0.05 (see docs/architecture.md).
     """
 
     latent_dim: int = 128
@@ -63,6 +66,7 @@ class ModelConfig:
     per_sample: bool = False
     weighted_add_voxel: float = 0.8
     imagenet_weights: str | None = None
+    logvar_init: float = 0.0
 
     def __post_init__(self) -> None:
         check.integer(self.latent_dim, "latent_dim")
@@ -92,6 +96,7 @@ class ModelConfig:
             "imagenet_weights",
             f"must be a file path or None, got {self.imagenet_weights!r}",
         )
+        check.number(self.logvar_init, "logvar_init", minimum=-20.0, maximum=5.0)
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,9 @@ class SwitchVAE(ModelFiles, nn.Module):
                 config.aggregation, config.image_head, config.image_head_grid,
             )  # fmt: skip
         self.decoder = VoxelDecoder(config.latent_dim, config.voxel_resolution)
+        for encoder in (self.voxel_encoder, self.image_encoder):
+            if encoder is not None:  # log σ² = BatchNorm(...) + shift: where σ starts
+                nn.init.constant_(encoder.logvar_head[-1].bias, float(config.logvar_init))
         if load_pretrained and config.imagenet_weights is not None and self.image_encoder:
             load_torchvision_state_dict(self.image_encoder.backbone, config.imagenet_weights)
 
