@@ -70,9 +70,16 @@ def test_export_model_command(tmp_path: Path, capsys) -> None:
     checkpoint.parent.mkdir(parents=True)
     torch.save({**model.checkpoint_payload(), "optimizer": {"big": torch.zeros(1000)}}, checkpoint)
     out = tmp_path / "shared" / "model.safetensors"
-    assert main(["export-model", str(tmp_path / "run"), "--out", str(out)]) == 0
+    assert (
+        main(["export-model", str(tmp_path / "run"), "--out", str(out), "--dtype", "float32"]) == 0
+    )
     assert str(out) in capsys.readouterr().out
     _assert_same(model, SwitchVAE.from_pretrained(out))
+    half = tmp_path / "half.safetensors"  # the default: float16
+    assert main(["export-model", str(tmp_path / "run"), "--out", str(half)]) == 0
+    with safe_open(str(half), framework="pt") as handle:
+        assert handle.metadata()["dtype"] == "float16"
+    assert half.stat().st_size < 0.6 * out.stat().st_size
     assert out.stat().st_size < checkpoint.stat().st_size
     assert main(["export-model", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "checkpoint not found" in capsys.readouterr().err

@@ -145,8 +145,10 @@ def test_checkpoint_loads_weights_only_and_as_a_model(reference_run: Path):
     model = SwitchVAE.from_checkpoint(path)
     _assert_same_weights(model.state_dict(), payload["model"])
     assert not list(path.parent.glob("*.tmp"))
-    lean = SwitchVAE.from_pretrained(reference_run / "model.safetensors")
-    _assert_same_weights(lean.state_dict(), payload["model"])
+    lean = SwitchVAE.from_pretrained(reference_run / "model.safetensors")  # stored as float16
+    assert lean.state_dict().keys() == payload["model"].keys()
+    for key, value in lean.state_dict().items():
+        torch.testing.assert_close(value, payload["model"][key], rtol=1e-3, atol=1e-3)
     assert (reference_run / "model.safetensors").stat().st_size < path.stat().st_size / 2
 
 

@@ -151,13 +151,17 @@ def copy_atomically(source: Path, target: Path) -> None:
         shutil.copyfile(source, temp)
 
 
+MODEL_FILE_DTYPE = torch.float16  # half the size; outputs measured in docs/architecture.md
+
+
 def write_model_file(
-    checkpoint: str | Path, out: str | Path, dtype: torch.dtype = torch.float32
+    checkpoint: str | Path, out: str | Path, dtype: torch.dtype = MODEL_FILE_DTYPE
 ) -> Path:
     """Write the lean model file (weights + model config, safetensors) of ``checkpoint``.
 
-    See :mod:`switchvae.model.pretrained` (``dtype``: how floating weights are stored);
-    returns ``out``.
+    See :mod:`switchvae.model.pretrained`. ``dtype``: how floating weights are stored; the
+    default float16 halves the file (76 -> 38 MB for a ModelNet10 recipe model) and
+    is loaded back as float32. Returns ``out``.
     """
     from switchvae.model.pretrained import save_pretrained
     from switchvae.model.switchvae import SwitchVAE
