@@ -183,12 +183,10 @@ def train_one_epoch(
     for batch in itertools.islice(batches, todo):
         lr = t.optimizer.param_groups[0]["lr"]  # the lr this step uses
         losses = train_step(t, batch).as_dict()
-        t.step, t.batch_in_epoch, t.count, t.last = (
-            t.step + 1,
-            t.batch_in_epoch + 1,
-            t.count + 1,
-            losses,
-        )
+        t.step += 1
+        t.batch_in_epoch += 1
+        t.count += 1
+        t.last = losses
         for term, value in losses.items():
             t.sums[term] += value
         samples += batch["voxels"].shape[0] * t.fabric.world_size
