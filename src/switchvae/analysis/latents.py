@@ -241,9 +241,14 @@ def save_latents(
     if path.suffix != ".npz":
         raise ConfigError(f"{path}: latents are written as .npz; name the file FILE.npz")
     embedded = embed_split(
-        run.model, run.dataset, batch_size, reconstruct=False, num_workers=0,
-        precision=run.precision, progress=progress,
-    )  # fmt: skip
+        run.model,
+        run.dataset,
+        batch_size,
+        reconstruct=False,
+        num_workers=0,
+        precision=run.precision,
+        progress=progress,
+    )
     arrays = {"labels": embedded.labels, "ids": np.array(run.dataset.ids, dtype=str)}
     arrays["classes"] = np.array(run.dataset.classes, dtype=str)
     for name, z in (("z_voxel", embedded.z_voxel), ("z_image", embedded.z_image)):

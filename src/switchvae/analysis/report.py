@@ -116,9 +116,14 @@ def _latent_map(run: AnalysisRun, folder: Path, options: ReportOptions) -> Figur
     indices = spread_indices(run.dataset.labels, options.max_map_shapes)
     subset = Subset(run.dataset, indices)
     embedded = embed_split(
-        run.model, subset, batch_size=32, reconstruct=False, num_workers=0,
-        precision=run.precision, progress=False,
-    )  # fmt: skip
+        run.model,
+        subset,
+        batch_size=32,
+        reconstruct=False,
+        num_workers=0,
+        precision=run.precision,
+        progress=False,
+    )
     latents = {
         name: z
         for name, z in (("voxels", embedded.z_voxel), ("views", embedded.z_image))

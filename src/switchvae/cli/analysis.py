@@ -22,9 +22,11 @@ def _add_run_arguments(parser: argparse.ArgumentParser, split: bool = True) -> N
     """RUN, --data, --split and --device, shared by every analysis command."""
     parser.add_argument("run", type=Path, metavar="RUN", help="training run directory")
     parser.add_argument(
-        "--data", type=Path, default=None,
+        "--data",
+        type=Path,
+        default=None,
         help="prepared dataset (default: the one recorded in the run)",
-    )  # fmt: skip
+    )
     if split:
         parser.add_argument("--split", choices=("train", "val", "test"), default="test")
     parser.add_argument(
@@ -125,9 +127,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
             f"--{name}", required=True, metavar="ID_OR_INDEX", help="item id or index"
         )
     interpolate.add_argument(
-        "--steps", type=int_up_to(MAX_SERIES_STEPS), default=8,
+        "--steps",
+        type=int_up_to(MAX_SERIES_STEPS),
+        default=8,
         help=f"points, ends included (2..{MAX_SERIES_STEPS})",
-    )  # fmt: skip
+    )
     interpolate.add_argument("--from", dest="source", choices=SOURCES, default="voxels")
     interpolate.add_argument("--out", type=Path, default=None, help="PNG to write")
     interpolate.set_defaults(func=cmd_interpolate)

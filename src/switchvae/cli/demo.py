@@ -58,9 +58,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--out", type=Path, default=Path("demo_run"), help="output directory")
     demo.add_argument("--workers", type=positive_int, default=default_workers())
     demo.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a training setting of the cpu preset, e.g. --set train.epochs=5",
-    )  # fmt: skip
+    )
     demo.add_argument("--shapes-per-class", type=positive_int, default=None, help=argparse.SUPPRESS)
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     demo.set_defaults(func=cmd_demo)

@@ -21,17 +21,24 @@ def add_download_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", choices=sorted(DATASETS), help="which dataset to fetch")
     parser.add_argument("--to", required=True, type=Path, help="folder for archives + data")
     parser.add_argument(
-        "--url-base", "--mirror", dest="url_base", metavar="URL",
+        "--url-base",
+        "--mirror",
+        dest="url_base",
+        metavar="URL",
         help="fetch the same file names from this base address (a mirror) instead",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--sha256", action="append", default=[], metavar="FILE=HEX",
+        "--sha256",
+        action="append",
+        default=[],
+        metavar="FILE=HEX",
         help="pin the SHA-256 of an archive (repeatable); the publishers give none",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--accept-terms", action="store_true",
+        "--accept-terms",
+        action="store_true",
         help="confirm that you have agreed to the dataset's terms of use (ShapeNet)",
-    )  # fmt: skip
+    )
     parser.add_argument("--no-extract", action="store_true", help="only download the archives")
     parser.add_argument(
         "--delete-archives", action="store_true", help="delete each archive once extracted"
@@ -59,11 +66,16 @@ def run_download(args: argparse.Namespace) -> int:
     info = dataset_info(args.dataset)
     print(f"Terms of use of {info.name}: {info.terms}")
     results = download_dataset(
-        info, args.to, url_base=args.url_base, sha256=_pinned_checksums(args.sha256),
-        accept_terms=args.accept_terms, extract=not args.no_extract,
-        keep_archives=not args.delete_archives, attempts=args.attempts,
+        info,
+        args.to,
+        url_base=args.url_base,
+        sha256=_pinned_checksums(args.sha256),
+        accept_terms=args.accept_terms,
+        extract=not args.no_extract,
+        keep_archives=not args.delete_archives,
+        attempts=args.attempts,
         progress=not args.no_progress,
-    )  # fmt: skip
+    )
     for result in results:
         if result.sha256 is None:
             print(f"{result.filename}: already extracted to {result.extracted}")

@@ -23,9 +23,11 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``evaluate`` command's arguments to its subparser."""
     parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="training run directory")
     parser.add_argument(
-        "--data", type=Path, default=None,
+        "--data",
+        type=Path,
+        default=None,
         help="prepared dataset (default: the one recorded in RUN/run.json)",
-    )  # fmt: skip
+    )
     parser.add_argument("--split", choices=("test", "val"), default="test", help="split to score")
     parser.add_argument(
         "--seeds", type=positive_int, default=DEFAULT_SEEDS, help="SVM cross-validation seeds"
@@ -35,13 +37,18 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers", type=non_negative_int, default=DEFAULT_WORKERS, help="loader workers"
     )
     parser.add_argument(
-        "--precision", choices=PRECISIONS, default=None,
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
         help="forward-pass precision (default: the run's train.precision, auto resolved here)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--bf16", dest="precision", action="store_const", const="bf16-mixed",
+        "--bf16",
+        dest="precision",
+        action="store_const",
+        const="bf16-mixed",
         help="same as --precision bf16-mixed",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--device", default="auto", help="where the model runs: auto (GPU if any), cpu, cuda:0, ..."
     )
@@ -61,10 +68,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     results = []
     for run_dir in args.runs:
         metrics = evaluate_run(
-            run_dir, args.data, args.split, args.seeds, args.batch_size,
-            num_workers=args.workers, precision=args.precision, device=device,
+            run_dir,
+            args.data,
+            args.split,
+            args.seeds,
+            args.batch_size,
+            num_workers=args.workers,
+            precision=args.precision,
+            device=device,
             progress=not args.no_progress,
-        )  # fmt: skip
+        )
         seconds = metrics["timing"]["total_s"]
         print(f"{Run(run_dir).metrics_file} ({metrics['num_test_shapes']} shapes, {seconds:.1f} s)")
         results.append(metrics)

@@ -33,8 +33,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     export.add_argument("--out", type=Path, required=True, help="FILE.safetensors to write")
     export.add_argument(
-        "--dtype", choices=("float32", "float16", "bfloat16"), default="float16",
+        "--dtype",
+        choices=("float32", "float16", "bfloat16"),
+        default="float16",
         help="how the weights are stored (default float16: half the size of float32; "
         "loaded back as float32)",
-    )  # fmt: skip
+    )
     export.set_defaults(func=run_export_model)

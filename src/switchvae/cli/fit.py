@@ -29,16 +29,22 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="prepared dataset directory")
     parser.add_argument("--out", required=True, type=Path, help="run directory (RUN)")
     parser.add_argument(
-        "--preset", choices=sorted(PRESETS), default=None,
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
         help=f"settings to start from (default {DEFAULT_PRESET}; on --resume, the run's own)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--config", type=Path, default=None, help="YAML file merged over the preset"
     )
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override one setting, e.g. --set model.latent_dim=64 (repeatable)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue RUN from its last checkpoint"
     )

@@ -24,23 +24,28 @@ def add_prepare_settings(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--image-size", type=positive_int, default=64, help="view side in pixels")
     group.add_argument("--color", action="store_true", help="render RGB instead of gray")
     group.add_argument(
-        "--camera", choices=("ring", "random"), default="ring",
+        "--camera",
+        choices=("ring", "random"),
+        default="ring",
         help="MVCNN ring at 30 degrees elevation (default) or random views",
-    )  # fmt: skip
+    )
     group.add_argument("--backend", choices=("auto", "embree", "torch"), default="auto")
     group.add_argument("--seed", type=int, default=0, help="seed of everything random")
     group.add_argument("--workers", type=positive_int, default=default_workers())
     group.add_argument("--chunk-size", type=positive_int, default=16, help=argparse.SUPPRESS)
     group.add_argument(
-        "--overwrite", action="store_true",
+        "--overwrite",
+        action="store_true",
         help="replace an existing dataset made with other settings (once the new one is done)",
-    )  # fmt: skip
+    )
     group.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     group.add_argument(
-        "--shard", metavar="I/N", default=None,
+        "--shard",
+        metavar="I/N",
+        default=None,
         help="prepare only slice I of N (0-based), e.g. for a cluster array job; "
         "combine the slices with `switchvae merge`",
-    )  # fmt: skip
+    )
 
 
 def settings_from(args: argparse.Namespace):
@@ -107,9 +112,10 @@ def add_merge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("shards", nargs="+", type=Path, metavar="SHARD_DIR", help="all shards")
     parser.add_argument("--out", required=True, type=Path, help="merged dataset directory")
     parser.add_argument(
-        "--overwrite", action="store_true",
+        "--overwrite",
+        action="store_true",
         help="replace an existing dataset made from another plan (once the merge is done)",
-    )  # fmt: skip
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -197,9 +197,12 @@ def embed_split(
     model.eval()
     device = next(model.parameters()).device
     loader = DataLoader(
-        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
         pin_memory=device.type == "cuda",
-    )  # fmt: skip
+    )
     out, counts, available = _Collector(), None, 0
     bar = tqdm(total=len(dataset), desc=desc, unit="shape", disable=not progress)
     choice = precision or PrecisionChoice(FP32, "default")

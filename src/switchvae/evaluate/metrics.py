@@ -100,9 +100,13 @@ def _embed_splits(
     timing["embed_test_s"] = time.perf_counter() - tick
     tick = time.perf_counter()
     train_set = _open_split(data_dir, TRAIN_SPLIT, views or 1)
-    train = None if train_set is None else embed_split(
-        model, train_set, num_views=views, reconstruct=False, desc="embed train", **options
-    )  # fmt: skip
+    train = (
+        None
+        if train_set is None
+        else embed_split(
+            model, train_set, num_views=views, reconstruct=False, desc="embed train", **options
+        )
+    )
     timing["embed_train_s"] = time.perf_counter() - tick
     return test, train
 

@@ -24,6 +24,7 @@ from switchvae.model.resnet import load_torchvision_state_dict
 from switchvae.model.voxel_encoder import VoxelEncoder
 
 Branch = tuple[Tensor, Tensor, Tensor]  # (mu, logvar, z), each (B, K)
+Generator = torch.Generator | None
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,10 @@ class SwitchOutput:
 
 
 def _random(
-    draw: Callable[..., Tensor],
-    shape: tuple[int, ...],
-    like: Tensor,
-    generator: torch.Generator | None,
+    draw: Callable[..., Tensor], shape: tuple, like: Tensor, generator: Generator
 ) -> Tensor:
-    """``torch.rand`` / ``torch.randn`` on the generator's device, moved to ``like``'s device.
-
-    Drawing where the generator lives lets a CPU generator drive a GPU model (and gives the
-    same numbers on every device).
-    """
+    """``torch.rand``/``randn`` drawn where the generator lives (a CPU generator can drive a
+    GPU model, with the same numbers on every device), moved to ``like``'s device."""
     device = like.device if generator is None else generator.device
     return draw(shape, generator=generator, device=device).to(like.device)
 
@@ -121,9 +116,13 @@ class SwitchVAE(ModelFiles, nn.Module):
         self.image_encoder = None
         if config.mode != "voxel_only":
             self.image_encoder = MultiViewImageEncoder(
-                config.latent_dim, config.image_channels, config.image_feature_dim,
-                config.aggregation, config.image_head, config.image_head_grid,
-            )  # fmt: skip
+                config.latent_dim,
+                config.image_channels,
+                config.image_feature_dim,
+                config.aggregation,
+                config.image_head,
+                config.image_head_grid,
+            )
         self.decoder = VoxelDecoder(config.latent_dim, config.voxel_resolution)
         for encoder in (self.voxel_encoder, self.image_encoder):
             if encoder is not None:  # log σ² = BatchNorm(...) + shift: where σ starts

@@ -104,9 +104,15 @@ def _setup(fabric: Any, config: Config, datasets: Datasets) -> _Run:
         val_loader = fabric.setup_dataloaders(val, use_distributed_sampler=False)
     generator = switch_generator(config.train.seed)
     trainer = Trainer(
-        fabric, model, optimizer, scheduler, generator, config.loss, config.optim.grad_clip_norm,
+        fabric,
+        model,
+        optimizer,
+        scheduler,
+        generator,
+        config.loss,
+        config.optim.grad_clip_norm,
         steps_per_epoch=per_epoch,
-    )  # fmt: skip
+    )
     return _Run(fabric, config, Path(), trainer, network, sampler, loader, val_loader)
 
 
@@ -192,9 +198,14 @@ def _loop(run: _Run, progress: bool) -> None:
     while not _finished(run.config, state):
         run.sampler.epoch, run.sampler.start_batch = state.epoch, state.batch_in_epoch
         train_one_epoch(
-            state, run.loader, every, lambda record: _log_train(run, record),
-            lambda: _save(run), train.max_steps, progress,
-        )  # fmt: skip
+            state,
+            run.loader,
+            every,
+            lambda record: _log_train(run, record),
+            lambda: _save(run),
+            train.max_steps,
+            progress,
+        )
         if state.batch_in_epoch < state.steps_per_epoch:
             break  # max_steps reached inside the epoch
         last_epoch = state.epoch + 1 == train.epochs

@@ -19,9 +19,12 @@ VAL_GENERATOR_SEED = 12345
 
 
 def _batch_sums(
-    module: nn.Module, batch: dict[str, Tensor], loss: LossConfig, kl_weight: float,
+    module: nn.Module,
+    batch: dict[str, Tensor],
+    loss: LossConfig,
+    kl_weight: float,
     generator: torch.Generator,
-) -> Tensor:  # fmt: skip
+) -> Tensor:
     """Sums over the batch: loss terms ×B, IoU from voxels, IoU from images, B."""
     voxels = batch["voxels"]
     output = module(voxels, batch["views"], generator=generator)

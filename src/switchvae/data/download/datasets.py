@@ -85,8 +85,12 @@ class DatasetInfo:
 DATASETS: dict[str, DatasetInfo] = {
     "modelnet10": DatasetInfo(
         "modelnet10",
-        (RemoteFile("http://3dvision.princeton.edu/projects/2014/3DShapeNets/ModelNet10.zip",
-                    "ModelNet10"),),
+        (
+            RemoteFile(
+                "http://3dvision.princeton.edu/projects/2014/3DShapeNets/ModelNet10.zip",
+                "ModelNet10",
+            ),
+        ),
         MODELNET_TERMS,
     ),
     "modelnet40": DatasetInfo(
@@ -97,14 +101,13 @@ DATASETS: dict[str, DatasetInfo] = {
     "shapenet-r2n2": DatasetInfo(
         "shapenet-r2n2",
         (
-            RemoteFile("http://cvgl.stanford.edu/data2/ShapeNetRendering.tgz",
-                       "ShapeNetRendering"),
+            RemoteFile("http://cvgl.stanford.edu/data2/ShapeNetRendering.tgz", "ShapeNetRendering"),
             RemoteFile("http://cvgl.stanford.edu/data2/ShapeNetVox32.tgz", "ShapeNetVox32"),
         ),
         SHAPENET_TERMS,
         requires_agreement=True,
     ),
-}  # fmt: skip
+}
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def download_dataset(
             keep_archives,
             attempts,
             progress,
-        )  # fmt: skip
+        )
         for remote in info.files
     ]
 
@@ -202,9 +205,13 @@ def _fetch_one(
         return DownloadedFile(remote.filename, kept, None, False, folder, True)
     present = archive.is_file()
     digest = download_file(
-        _mirrored(remote, url_base), archive, remote.size, remote.sha256, attempts,
+        _mirrored(remote, url_base),
+        archive,
+        remote.size,
+        remote.sha256,
+        attempts,
         progress=progress,
-    )  # fmt: skip
+    )
     extracted = extract_archive(archive, folder, progress) if extract else None
     if extracted is not None and not keep_archives:
         archive.unlink()

@@ -45,10 +45,17 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 def file_sha256(path: Path, progress: bool = False) -> str:
     """SHA-256 (hex) of a file, read in blocks."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle, tqdm(
-        total=path.stat().st_size, desc=f"sha256 {path.name}", unit="B", unit_scale=True,
-        unit_divisor=1024, disable=not progress,
-    ) as bar:  # fmt: skip
+    with (
+        open(path, "rb") as handle,
+        tqdm(
+            total=path.stat().st_size,
+            desc=f"sha256 {path.name}",
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            disable=not progress,
+        ) as bar,
+    ):
         while block := handle.read(READ_BLOCK_BYTES):
             digest.update(block)
             bar.update(len(block))
@@ -147,10 +154,18 @@ def _transfer(url: str, part: Path, size: int | None, timeout: float, progress: 
         with response:
             if total is not None and shutil.disk_usage(part.parent).free < total - start:
                 raise DataError(f"not enough free space in {part.parent} for {part.name}")
-            with open(part, "ab" if start else "wb") as out, tqdm(
-                total=total, initial=start, desc=part.name.removesuffix(PART_SUFFIX), unit="B",
-                unit_scale=True, unit_divisor=1024, disable=not progress,
-            ) as bar:  # fmt: skip
+            with (
+                open(part, "ab" if start else "wb") as out,
+                tqdm(
+                    total=total,
+                    initial=start,
+                    desc=part.name.removesuffix(PART_SUFFIX),
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    disable=not progress,
+                ) as bar,
+            ):
                 while block := response.read(READ_BLOCK_BYTES):
                     out.write(block)
                     bar.update(len(block))

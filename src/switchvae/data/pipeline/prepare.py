@@ -96,9 +96,15 @@ def prepare_dataset(
             return _reused(out)
         try:
             return _prepare_into(
-                work, out, source, settings, items, fingerprint, shard_entry,
+                work,
+                out,
+                source,
+                settings,
+                items,
+                fingerprint,
+                shard_entry,
                 (workers, chunk_size, progress),
-            )  # fmt: skip
+            )
         except OSError as err:
             if err.errno != errno.ENOSPC:
                 raise
@@ -135,9 +141,13 @@ def _prepare_into(
         log.info("resuming %s: %d of %d shapes already done", work, already, len(items))
     run_one = ChunkRunner(source, settings, work)
     with tqdm(
-        total=len(items), initial=already, desc=f"prepare {source.name}",
-        unit="shape", disable=not progress, dynamic_ncols=True,
-    ) as bar:  # fmt: skip
+        total=len(items),
+        initial=already,
+        desc=f"prepare {source.name}",
+        unit="shape",
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
         run_chunks(jobs, run_one, workers, bar)
 
     manifest, skipped = finalize(work, source, settings, items, channels)

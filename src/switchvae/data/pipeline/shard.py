@@ -227,17 +227,23 @@ def _read_shards(shard_dirs: Sequence[str | Path], skipped_file: str, partial_su
 def _write_merged(shards: list[_Shard], work: Path, skipped_file: str, progress: bool) -> dict:
     """Write the merged arrays, skipped list and manifest into ``work``; return the manifest."""
     with tqdm(
-        total=_bytes_to_copy(shards), desc="merge", unit="B", unit_scale=True,
-        unit_divisor=1024, disable=not progress,
-    ) as bar:  # fmt: skip
+        total=_bytes_to_copy(shards),
+        desc="merge",
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        disable=not progress,
+    ) as bar:
         ids = {split: _merge_split(work, split, shards, bar) for split in fmt.SPLITS}
     skipped = [line for shard in shards for line in shard.skipped]
     manifest = {k: v for k, v in shards[0].manifest.items() if k != SHARD_KEY}
     manifest.update(
         splits={s: {"size": len(v), "ids": v} for s, v in ids.items()},
-        skipped=len(skipped), fingerprint=shards[0].entry["plan_fingerprint"], stats={},
+        skipped=len(skipped),
+        fingerprint=shards[0].entry["plan_fingerprint"],
+        stats={},
         merged_from={"count": len(shards)},
-    )  # fmt: skip
+    )
     with open(work / skipped_file, "w") as handle:
         handle.writelines(json.dumps(s) + "\n" for s in skipped)
     write_json_atomic(work / fmt.MANIFEST, manifest)

@@ -156,9 +156,14 @@ class ModelNetSource:
         if (found["train"], found["test"]) != (expected.train, expected.test):
             log.warning(
                 "%s: found %d train / %d test shapes, the official %s has %d / %d; "
-                "is the copy incomplete?", self.root, found["train"], found["test"],
-                Path(self.root).name, expected.train, expected.test,
-            )  # fmt: skip
+                "is the copy incomplete?",
+                self.root,
+                found["train"],
+                found["test"],
+                Path(self.root).name,
+                expected.train,
+                expected.test,
+            )
 
     def channels(self, settings: PrepareSettings) -> int:
         return 3 if settings.color else 1
@@ -189,15 +194,21 @@ class ModelNetSource:
 
 
 def _add_arguments(parser: ArgumentParser) -> None:
-    parser.add_argument("--root", required=True, type=Path, help="the ModelNet10 or ModelNet40 folder")  # fmt: skip
     parser.add_argument(
-        "--val-fraction", type=fraction, default=0.0,
+        "--root", required=True, type=Path, help="the ModelNet10 or ModelNet40 folder"
+    )
+    parser.add_argument(
+        "--val-fraction",
+        type=fraction,
+        default=0.0,
         help="share of each class's train shapes held out as val (default 0: official train)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--input", choices=INPUT_KINDS, default="auto",
+        "--input",
+        choices=INPUT_KINDS,
+        default="auto",
         help="which files to read (auto: the .off mesh, else the .binvox grid)",
-    )  # fmt: skip
+    )
     parser.add_argument("--up-axis", choices=("y", "z"), default="z", help="default z (ModelNet)")
 
 

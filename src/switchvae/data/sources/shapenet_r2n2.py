@@ -70,9 +70,12 @@ def r2n2_settings(
 ) -> PrepareSettings:
     """Prepare settings that fit the R2N2 source: 137x137 RGB(A) views, the first V of 24."""
     return PrepareSettings(
-        resolution=resolution, num_views=num_views, image_size=R2N2_IMAGE_SIZE,
-        color=True, seed=seed,
-    )  # fmt: skip
+        resolution=resolution,
+        num_views=num_views,
+        image_size=R2N2_IMAGE_SIZE,
+        color=True,
+        seed=seed,
+    )
 
 
 def check_r2n2_settings(settings: PrepareSettings) -> None:
@@ -157,8 +160,11 @@ class ShapeNetR2N2Source:
         if absent:
             log.warning(
                 "%d of the split file's categories have no folder in %s or %s, left out: %s",
-                len(absent), self.voxels, self.renderings, ", ".join(sorted(absent)),
-            )  # fmt: skip
+                len(absent),
+                self.voxels,
+                self.renderings,
+                ", ".join(sorted(absent)),
+            )
         items = []
         for label, category in enumerate(self.selected()):
             if category.taxonomy_id in absent:
@@ -206,15 +212,21 @@ class ShapeNetR2N2Source:
 
 def _add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--voxels", required=True, type=Path, help="the ShapeNetVox32 folder")
-    parser.add_argument("--renderings", required=True, type=Path, help="the ShapeNetRendering folder")  # fmt: skip
     parser.add_argument(
-        "--split", type=Path, default=None,
+        "--renderings", required=True, type=Path, help="the ShapeNetRendering folder"
+    )
+    parser.add_argument(
+        "--split",
+        type=Path,
+        default=None,
         help="the 3D-R2N2 ShapeNet.json (default: ShapeNet.json beside --voxels)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--categories", nargs="+", metavar="ID_OR_NAME",
+        "--categories",
+        nargs="+",
+        metavar="ID_OR_NAME",
         help="keep these categories (taxonomy ids or names, e.g. 03001627 or chair)",
-    )  # fmt: skip
+    )
 
 
 def _from_args(args: Namespace) -> ShapeNetR2N2Source:

@@ -176,14 +176,18 @@ class VoxelArraySource:
 def _add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--npz", required=True, type=Path, help="the archive")
     parser.add_argument(
-        "--classes", nargs="+", metavar="NAME",
+        "--classes",
+        nargs="+",
+        metavar="NAME",
         help="class names in label order (a,b,c or a b c); default: the archive's class_names",
-    )  # fmt: skip
+    )
     parser.add_argument("--up-axis", choices=("y", "z"), default="z", help="default z (ModelNet)")
     parser.add_argument(
-        "--val-fraction", type=fraction, default=0.0,
+        "--val-fraction",
+        type=fraction,
+        default=0.0,
         help="share of each class of X_train held out as val when there is no X_val",
-    )  # fmt: skip
+    )
 
 
 def _from_args(args: Namespace) -> VoxelArraySource:

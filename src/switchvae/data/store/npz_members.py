@@ -116,9 +116,13 @@ def open_member_rows(path: str | Path, header: MemberHeader) -> np.ndarray:
         raise DataError(f"{path}: the array is compressed and cannot be memory-mapped")
     order = "F" if header.fortran_order else "C"
     return np.memmap(
-        path, dtype=header.dtype, mode="r", offset=header.data_offset,
-        shape=header.shape, order=order,
-    )  # fmt: skip
+        path,
+        dtype=header.dtype,
+        mode="r",
+        offset=header.data_offset,
+        shape=header.shape,
+        order=order,
+    )
 
 
 def stream_member_rows(path: str | Path, key: str) -> Iterator[np.ndarray]:

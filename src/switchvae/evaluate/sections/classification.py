@@ -24,8 +24,11 @@ def compute(scored: Scored) -> dict:
     """Both classifiers on each branch's latents."""
     train, test = scored.train, scored.test
     protocol = {
-        "C_grid": list(C_GRID), "max_folds": MAX_FOLDS, "seeds": scored.seeds, "fit_on": "train"
-    }  # fmt: skip
+        "C_grid": list(C_GRID),
+        "max_folds": MAX_FOLDS,
+        "seeds": scored.seeds,
+        "fit_on": "train",
+    }
     if train is None or len(np.unique(train.labels)) < 2:
         return {"skipped": "the train split has fewer than 2 classes", "protocol": protocol}
     section: dict[str, Any] = {"protocol": protocol}
@@ -48,12 +51,14 @@ def tables(section: Mapping) -> list[Table]:
     rows = [
         [
             BRANCHES[b],
-            *(percent(section[b].get(k, {}).get("accuracy"), section[b].get(k, {}).get("std"))
-              for k in CLASSIFIER_NAMES),
+            *(
+                percent(section[b].get(k, {}).get("accuracy"), section[b].get(k, {}).get("std"))
+                for k in CLASSIFIER_NAMES
+            ),
         ]
         for b in BRANCHES
         if isinstance(section.get(b), Mapping)
-    ]  # fmt: skip
+    ]
     protocol = section.get("protocol", {})
     note = (
         f"standardized z_mean; C from {protocol.get('C_grid')} by CV on train; "

@@ -46,18 +46,25 @@ def tables(section: Mapping) -> list[Table]:
         "reconstruction IoU",
         ["input", "mean IoU", "pooled IoU"],
         [
-            [BRANCHES[b], fraction(section[b].get("mean_iou")), fraction(section[b].get("pooled_iou"))]
+            [
+                BRANCHES[b],
+                fraction(section[b].get("mean_iou")),
+                fraction(section[b].get("pooled_iou")),
+            ]
             for b in branches
         ],
         f"threshold {section.get('threshold', 0.5)}; mean over shapes of per-shape IoU; "
         "pooled = ΣI / ΣU",
-    )  # fmt: skip
+    )
     classes = sorted({c for b in branches for c in section[b].get("per_class", {})})
     per_class = Table(
         "IoU per class",
         ["class", *(BRANCHES[b] for b in branches)],
-        [[c, *(fraction(section[b].get("per_class", {}).get(c)) for b in branches)] for c in classes],
-    )  # fmt: skip
+        [
+            [c, *(fraction(section[b].get("per_class", {}).get(c)) for b in branches)]
+            for c in classes
+        ],
+    )
     tables = [overall, per_class]
     views = section.get("image", {}).get("views", {}) if "image" in branches else {}
     if views:
